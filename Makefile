@@ -1,0 +1,44 @@
+# Thin wrapper over CMake. `make run` and `make test` are the quick start: both install
+# missing Debian packages first (scripts/install-deps.sh), so a fresh machine needs nothing else.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+PYTHON     := /usr/bin/python3
+PORT       ?= 8000
+# Debian's OpenBLAS 0.3.21 does not know every CPU it runs on; pin a kernel it knows.
+export OPENBLAS_CORETYPE ?= Haswell
+
+.PHONY: all deps build run test unit integration asan clean format
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/inferd --model-repository examples/models --http-port $(PORT)
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+integration: build
+	INFERD_BIN=$(CURDIR)/$(BUILD)/inferd $(PYTHON) -m pytest -q tests/integration
+
+asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DINFERD_SANITIZE="address;undefined" >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+	INFERD_BIN=$(CURDIR)/$(ASAN_BUILD)/inferd INFERD_SANITIZED=1 $(PYTHON) -m pytest -q tests/integration
+
+test: unit integration asan
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
