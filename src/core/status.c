@@ -28,7 +28,18 @@ void inferd_err_prefix(inferd_err_t *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof(prefix), fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof(old));
-    snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+    /* Truncation is acceptable: the message is for humans. */
+    size_t n = strnlen(prefix, sizeof(err->msg) - 1);
+    memcpy(err->msg, prefix, n);
+    size_t room = sizeof(err->msg) - n;
+    if (room > 2) {
+        memcpy(err->msg + n, ": ", 2);
+        n += 2;
+        size_t m = strnlen(old, sizeof(err->msg) - 1 - n);
+        memcpy(err->msg + n, old, m);
+        n += m;
+    }
+    err->msg[n] = '\0';
 }
 
 void inferd_err_clear(inferd_err_t *err)

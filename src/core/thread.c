@@ -1,10 +1,10 @@
 /* Thread registry (see thread.h). A mutex-protected doubly linked list of live threads;
  * it is touched only when threads start, stop, or are listed, never on the request path. */
-#define _GNU_SOURCE
 #include "core/thread.h"
 
 #include <dirent.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
