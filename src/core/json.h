@@ -97,4 +97,10 @@ struct inferd_buf;
 void inferd_json_write_float(struct inferd_buf *out, float v);
 void inferd_json_write_double(struct inferd_buf *out, double v);
 
+/* Added with the implementation: converts a NUMBER node (including NaN/Infinity/-Infinity)
+ * to float, correctly rounded from the decimal text itself (going through double would round
+ * twice). False when the node is not a number. Values beyond the float range become
+ * +-Infinity, as strtof does. */
+bool inferd_json_to_float(const inferd_json_t *n, float *out);
+
 #endif

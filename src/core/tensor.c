@@ -83,8 +83,8 @@ inferd_status_t inferd_shape_numel(const int64_t *dims, int ndim, uint64_t max_n
     bool zero = false;
     for (int i = 0; i < ndim; i++) {
         if (dims[i] < 0)
-            return inferd_err_set(err, INFERD_E_INVALID_ARG, "dimension %d is negative (%lld)",
-                                  i, (long long)dims[i]);
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "dimension %d is negative (%lld)", i,
+                                  (long long)dims[i]);
         if (dims[i] == 0)
             zero = true;
     }
@@ -95,8 +95,7 @@ inferd_status_t inferd_shape_numel(const int64_t *dims, int ndim, uint64_t max_n
     for (int i = 0; i < ndim; i++) {
         uint64_t d = (uint64_t)dims[i];
         if (n > max_numel / d)
-            return inferd_err_set(err, INFERD_E_TOO_LARGE,
-                                  "shape has more than %llu elements",
+            return inferd_err_set(err, INFERD_E_TOO_LARGE, "shape has more than %llu elements",
                                   (unsigned long long)max_numel);
         n *= d;
     }
@@ -151,10 +150,13 @@ const char *inferd_owner_name(inferd_owner_t owner)
 /* Creation and lifetime                                                                */
 
 static inferd_status_t check_shape(inferd_dtype_t dt, const int64_t *dims, int ndim,
-                                   uint64_t *numel, inferd_err_t *err)
+                                   inferd_owner_t owner, uint64_t *numel, inferd_err_t *err)
 {
     if (!dtype_valid(dt))
         return inferd_err_set(err, INFERD_E_INVALID_ARG, "invalid datatype %d", (int)dt);
+    /* The owner indexes the live-tensor account, so a bad one must not get that far. */
+    if ((unsigned)owner >= INFERD_OWNER_COUNT_)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "invalid tensor owner %d", (int)owner);
     return inferd_shape_numel(dims, ndim, UINT64_MAX, numel, err);
 }
 
@@ -180,11 +182,10 @@ static void free_release(void *ctx, void *data)
 }
 
 inferd_tensor_t *inferd_tensor_create(inferd_dtype_t dt, const int64_t *dims, int ndim,
-                                      size_t nbytes_bytes, inferd_owner_t owner,
-                                      inferd_err_t *err)
+                                      size_t nbytes_bytes, inferd_owner_t owner, inferd_err_t *err)
 {
     uint64_t numel;
-    if (check_shape(dt, dims, ndim, &numel, err) != INFERD_OK)
+    if (check_shape(dt, dims, ndim, owner, &numel, err) != INFERD_OK)
         return NULL;
     size_t nbytes;
     if (dt == INFERD_DTYPE_BYTES) {
@@ -219,7 +220,7 @@ inferd_tensor_t *inferd_tensor_wrap(inferd_dtype_t dt, const int64_t *dims, int 
                                     inferd_owner_t owner, inferd_err_t *err)
 {
     uint64_t numel;
-    if (check_shape(dt, dims, ndim, &numel, err) != INFERD_OK)
+    if (check_shape(dt, dims, ndim, owner, &numel, err) != INFERD_OK)
         return NULL;
     inferd_tensor_t *t = tensor_new(dt, dims, ndim, owner);
     if (!t) {
@@ -235,8 +236,7 @@ inferd_tensor_t *inferd_tensor_wrap(inferd_dtype_t dt, const int64_t *dims, int 
 }
 
 inferd_tensor_t *inferd_tensor_view(inferd_tensor_t *parent, size_t offset, inferd_dtype_t dt,
-                                    const int64_t *dims, int ndim, size_t nbytes,
-                                    inferd_err_t *err)
+                                    const int64_t *dims, int ndim, size_t nbytes, inferd_err_t *err)
 {
     if (offset > parent->nbytes || nbytes > parent->nbytes - offset) {
         inferd_err_set(err, INFERD_E_INVALID_ARG,
@@ -245,14 +245,15 @@ inferd_tensor_t *inferd_tensor_view(inferd_tensor_t *parent, size_t offset, infe
         return NULL;
     }
     uint64_t numel;
-    if (check_shape(dt, dims, ndim, &numel, err) != INFERD_OK)
+    if (check_shape(dt, dims, ndim, parent->owner, &numel, err) != INFERD_OK)
         return NULL;
     inferd_tensor_t *t = tensor_new(dt, dims, ndim, parent->owner);
     if (!t) {
         inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED, "out of memory");
         return NULL;
     }
-    t->data = (char *)parent->data + offset;
+    /* An empty parent may have no data at all, and NULL + 0 is still undefined in C. */
+    t->data = parent->data ? (char *)parent->data + offset : NULL;
     t->nbytes = nbytes;
     t->_parent = inferd_tensor_ref(parent);
     /* A view is counted as a tensor but its bytes belong to the parent. */
@@ -298,8 +299,8 @@ bool inferd_bytes_valid(const void *data, size_t nbytes, uint64_t numel)
     for (uint64_t i = 0; i < numel; i++) {
         if (nbytes - off < 4)
             return false;
-        uint32_t len = (uint32_t)p[off] | (uint32_t)p[off + 1] << 8 |
-                       (uint32_t)p[off + 2] << 16 | (uint32_t)p[off + 3] << 24;
+        uint32_t len = (uint32_t)p[off] | (uint32_t)p[off + 1] << 8 | (uint32_t)p[off + 2] << 16 |
+                       (uint32_t)p[off + 3] << 24;
         off += 4;
         if (len > nbytes - off)
             return false;

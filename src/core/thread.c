@@ -4,6 +4,8 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,10 +18,10 @@ struct inferd_thread {
     pthread_t tid;
     char name[32];
     char role[32];
-    _Atomic(const char *) state;   /* written by the thread itself */
+    _Atomic(const char *) state; /* written by the thread itself */
     inferd_thread_fn fn;
     void *arg;
-    inferd_thread_t *prev, *next;  /* registry list, under registry_lock */
+    inferd_thread_t *prev, *next; /* registry list, under registry_lock */
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -61,8 +63,8 @@ inferd_status_t inferd_thread_start(inferd_thread_t **out, const char *name, con
     pthread_mutex_unlock(&registry_lock);
     if (rc != 0) {
         inferd_free(t);
-        return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED, "cannot start thread %s: %s",
-                              name, strerror(rc));
+        return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED, "cannot start thread %s: %s", name,
+                              strerror(rc));
     }
     *out = t;
     return INFERD_OK;
@@ -182,4 +184,29 @@ void inferd_thread_list_json(inferd_buf_t *out)
     if (d)
         closedir(d);
     inferd_buf_printf(out, "],\"os_count\":%zu}", n);
+}
+
+int inferd_cpu_count(void)
+{
+    cpu_set_t set;
+    int n = 0;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        n = CPU_COUNT(&set);
+    if (n < 1)
+        n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    /* cgroup v2: "max 100000" or "<quota> <period>". */
+    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
+    if (f) {
+        char quota[32];
+        long long period = 0;
+        if (fscanf(f, "%31s %lld", quota, &period) == 2 && strcmp(quota, "max") != 0 &&
+            period > 0) {
+            long long q = strtoll(quota, NULL, 10);
+            int limit = (int)((q + period - 1) / period);
+            if (limit >= 1 && limit < n)
+                n = limit;
+        }
+        fclose(f);
+    }
+    return n < 1 ? 1 : n;
 }

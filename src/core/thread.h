@@ -34,8 +34,13 @@ size_t inferd_thread_count(void);
  * library's own). */
 size_t inferd_thread_os_count(void);
 
-/* Appends a JSON object {"registered":[...],"os_threads":N,"os":[...]} describing every
+/* Appends a JSON object {"registered":[...],"registered_count":N,"os":[...],"os_count":N} describing every
  * thread: name, role, state, cpu_seconds. */
 void inferd_thread_list_json(inferd_buf_t *out);
+
+/* CPUs this process may really use: the affinity mask, further limited by a cgroup v2
+ * CPU quota (cpu.max) when one is set, so a container limited to 2 CPUs on a large host
+ * does not start a thread per host core. At least 1. */
+int inferd_cpu_count(void);
 
 #endif

@@ -1,1 +1,603 @@
-/* placeholder: being written */
+/* Model repository (see repo.h): directory scan, version policy, loading, lookup. */
+#include "repo/repo.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "backends/registry.h"
+#include "core/alloc.h"
+#include "obs/log.h"
+
+#define CONFIG_FILE_MAX (1u << 20)
+
+/* One version directory of a model and what became of it. */
+typedef struct repo_version {
+    int64_t version;
+    inferd_model_state_t state;
+    char *reason;               /* why UNAVAILABLE; NULL otherwise */
+    inferd_model_version_t *mv; /* the repository's reference while READY */
+} repo_version_t;
+
+typedef struct repo_model {
+    char *name;
+    char *path;   /* <root>/<name> */
+    char *reason; /* model-level failure (config, duplicates), or NULL */
+    repo_version_t *versions;
+    size_t n_versions;
+} repo_model_t;
+
+struct inferd_repo {
+    pthread_rwlock_t lock; /* guards models */
+    char **roots;
+    size_t n_roots;
+    int32_t default_max_batch_size;
+    uint32_t default_max_queue_size;
+    repo_model_t *models;
+    size_t n_models;
+    size_t cap_models;
+};
+
+const char *inferd_model_state_name(inferd_model_state_t s)
+{
+    switch (s) {
+    case INFERD_MODEL_STATE_LOADING: return "LOADING";
+    case INFERD_MODEL_STATE_READY: return "READY";
+    case INFERD_MODEL_STATE_UNAVAILABLE: return "UNAVAILABLE";
+    case INFERD_MODEL_STATE_UNKNOWN: break;
+    }
+    return "UNKNOWN";
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Model versions                                                                       */
+
+inferd_model_version_t *inferd_model_version_ref(inferd_model_version_t *mv)
+{
+    if (mv)
+        atomic_fetch_add_explicit(&mv->_refs, 1, memory_order_relaxed);
+    return mv;
+}
+
+static void model_version_free(inferd_model_version_t *mv)
+{
+    inferd_sched_destroy(mv->sched);
+    if (mv->backend_state)
+        mv->backend->unload(mv->backend_state);
+    inferd_model_config_deinit(&mv->config);
+    inferd_free(mv->input_map);
+    inferd_free(mv->output_map);
+    inferd_free(mv->name);
+    inferd_free(mv);
+}
+
+void inferd_model_version_unref(inferd_model_version_t *mv)
+{
+    if (mv && atomic_fetch_sub_explicit(&mv->_refs, 1, memory_order_acq_rel) == 1) {
+        inferd_log(INFERD_LOG_INFO, "unloaded model '%s' version %s", mv->name, mv->version_str);
+        model_version_free(mv);
+    }
+}
+
+/* Reads a whole small file. NOT_FOUND if it does not exist. */
+static inferd_status_t read_file(const char *path, size_t max, char **out, size_t *len,
+                                 inferd_err_t *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return inferd_err_set(err, errno == ENOENT ? INFERD_E_NOT_FOUND : INFERD_E_INVALID_ARG,
+                              "cannot open %s: %s", path, strerror(errno));
+    char *buf = inferd_xmalloc(max + 1);
+    size_t n = fread(buf, 1, max + 1, f);
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad || n > max) {
+        inferd_free(buf);
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "%s: %s", path,
+                              bad ? "read error" : "file too large");
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return INFERD_OK;
+}
+
+/* Finds each config tensor in the backend's list by name. */
+static inferd_status_t build_map(const char *what, const inferd_model_io_t *cfg_io, size_t n_cfg,
+                                 const inferd_backend_io_t *be_io, size_t n_be, size_t **out,
+                                 inferd_err_t *err)
+{
+    size_t *map = inferd_xcalloc(n_cfg ? n_cfg : 1, sizeof(size_t));
+    for (size_t i = 0; i < n_cfg; i++) {
+        size_t j = 0;
+        while (j < n_be && strcmp(be_io[j].name, cfg_io[i].name) != 0)
+            j++;
+        if (j == n_be) {
+            inferd_free(map);
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "config %s '%s' is not in the model",
+                                  what, cfg_io[i].name);
+        }
+        map[i] = j;
+    }
+    *out = map;
+    return INFERD_OK;
+}
+
+/* Loads one version. On failure returns the status with the reason in err. */
+static inferd_status_t load_version(inferd_repo_t *repo, const repo_model_t *m,
+                                    const char *config_text, size_t config_len, int64_t version,
+                                    inferd_model_version_t **out, inferd_err_t *err)
+{
+    inferd_model_version_t *mv = inferd_xcalloc(1, sizeof(*mv));
+    atomic_init(&mv->_refs, 1);
+    mv->name = inferd_xstrdup(m->name);
+    mv->version = version;
+    snprintf(mv->version_str, sizeof(mv->version_str), "%lld", (long long)version);
+    inferd_model_config_init(&mv->config);
+    inferd_model_stats_init(&mv->stats);
+
+    inferd_status_t st = INFERD_OK;
+    char cfg_source[64];
+    snprintf(cfg_source, sizeof(cfg_source), "config.pbtxt");
+    if (config_text)
+        st = inferd_model_config_parse(config_text, config_len, cfg_source, &mv->config, err);
+
+    const char *filename = "model.onnx";
+    if (st == INFERD_OK && mv->config.default_model_filename &&
+        mv->config.default_model_filename[0])
+        filename = mv->config.default_model_filename;
+    char path[4096];
+    if (st == INFERD_OK && (strchr(filename, '/') || strcmp(filename, "..") == 0))
+        st = inferd_err_set(err, INFERD_E_INVALID_ARG,
+                            "default_model_filename '%s' must be a "
+                            "plain file name",
+                            filename);
+    if (st == INFERD_OK) {
+        snprintf(path, sizeof(path), "%s/%lld/%s", m->path, (long long)version, filename);
+        /* Triton's layout also allows model.onnx to be a directory holding model.onnx. */
+        struct stat sb;
+        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+            snprintf(path, sizeof(path), "%s/%lld/%s/%s", m->path, (long long)version, filename,
+                     filename);
+        const char *be = mv->config.backend, *pf = mv->config.platform;
+        if ((!be || !*be) && (!pf || !*pf))
+            be = "onnxruntime"; /* auto-complete: a model.onnx means the ONNX backend */
+        st = inferd_backend_find(be, pf, &mv->backend, err);
+    }
+    if (st == INFERD_OK) {
+        const char **keys = inferd_xcalloc(mv->config.n_parameters + 1, sizeof(char *));
+        const char **vals = inferd_xcalloc(mv->config.n_parameters + 1, sizeof(char *));
+        for (size_t i = 0; i < mv->config.n_parameters; i++) {
+            keys[i] = mv->config.parameters[i].key;
+            vals[i] = mv->config.parameters[i].value;
+        }
+        inferd_backend_params_t params = {keys, vals, mv->config.n_parameters};
+        st = mv->backend->load(path, &params, &mv->backend_state, err);
+        inferd_free(keys);
+        inferd_free(vals);
+    }
+    const inferd_backend_io_t *bin = NULL, *bout = NULL;
+    size_t nbin = 0, nbout = 0;
+    if (st == INFERD_OK) {
+        mv->backend->describe(mv->backend_state, &bin, &nbin, &bout, &nbout);
+        mv->n_backend_inputs = nbin;
+        mv->n_backend_outputs = nbout;
+        st = inferd_model_config_complete(&mv->config, m->name, bin, nbin, bout, nbout,
+                                          repo->default_max_batch_size, err);
+    }
+    if (st == INFERD_OK)
+        st = build_map("input", mv->config.inputs, mv->config.n_inputs, bin, nbin, &mv->input_map,
+                       err);
+    if (st == INFERD_OK && mv->config.n_inputs != nbin) {
+        /* Every model input must be fed, so the config must list them all. */
+        for (size_t j = 0; j < nbin && st == INFERD_OK; j++) {
+            bool found = false;
+            for (size_t i = 0; i < mv->config.n_inputs; i++)
+                found = found || mv->input_map[i] == j;
+            if (!found)
+                st = inferd_err_set(err, INFERD_E_INVALID_ARG,
+                                    "model input '%s' is missing from the config", bin[j].name);
+        }
+    }
+    if (st == INFERD_OK)
+        st = build_map("output", mv->config.outputs, mv->config.n_outputs, bout, nbout,
+                       &mv->output_map, err);
+    if (st == INFERD_OK) {
+        uint32_t qmax = repo->default_max_queue_size;
+        if (mv->config.has_dynamic_batching &&
+            mv->config.dynamic_batching.default_queue_policy.max_queue_size > 0)
+            qmax = mv->config.dynamic_batching.default_queue_policy.max_queue_size;
+        inferd_sched_options_t so = {
+            .model_name = mv->name,
+            .version = version,
+            .instance_count = inferd_model_config_instance_count(&mv->config),
+            .max_queue_size = qmax,
+            .backend = mv->backend,
+            .backend_state = mv->backend_state,
+            .stats = &mv->stats,
+        };
+        st = inferd_sched_create(&so, &mv->sched, err);
+    }
+    if (st != INFERD_OK) {
+        model_version_free(mv);
+        return st;
+    }
+    *out = mv;
+    return INFERD_OK;
+}
+
+/* Positive decimal names without a leading zero, as Triton. */
+static bool parse_version_dir(const char *s, int64_t *v)
+{
+    if (!*s || *s == '0' || strlen(s) > 18)
+        return false;
+    int64_t x = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        x = x * 10 + (*p - '0');
+    }
+    *v = x;
+    return true;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Lists version directories, ascending. */
+static size_t list_versions(const char *path, int64_t **out)
+{
+    size_t n = 0, cap = 0;
+    int64_t *v = NULL;
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        int64_t x;
+        char sub[4096];
+        struct stat sb;
+        snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+        if (!parse_version_dir(e->d_name, &x) || stat(sub, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            continue;
+        v = inferd_xgrow(v, sizeof(*v), n + 1, &cap);
+        v[n++] = x;
+    }
+    if (d)
+        closedir(d);
+    if (n)
+        qsort(v, n, sizeof(*v), cmp_i64);
+    *out = v;
+    return n;
+}
+
+static void set_reason(char **dst, const char *msg)
+{
+    inferd_free(*dst);
+    *dst = inferd_xstrdup(msg);
+}
+
+/* Loads every selected version of m. Thread: control. */
+static void load_model(inferd_repo_t *repo, repo_model_t *m)
+{
+    inferd_err_t err;
+    inferd_err_clear(&err);
+    char cfg_path[4096];
+    snprintf(cfg_path, sizeof(cfg_path), "%s/config.pbtxt", m->path);
+    char *text = NULL;
+    size_t len = 0;
+    inferd_status_t st = read_file(cfg_path, CONFIG_FILE_MAX, &text, &len, &err);
+    if (st == INFERD_E_NOT_FOUND)
+        st = INFERD_OK; /* auto-complete from the model file */
+
+    /* The version policy comes from the config, so parse it once up front. */
+    inferd_model_config_t policy_cfg;
+    inferd_model_config_init(&policy_cfg);
+    if (st == INFERD_OK && text)
+        st = inferd_model_config_parse(text, len, "config.pbtxt", &policy_cfg, &err);
+    if (st != INFERD_OK) {
+        set_reason(&m->reason, err.msg);
+        inferd_log(INFERD_LOG_ERROR, "model '%s' is unavailable: %s", m->name, err.msg);
+        inferd_model_config_deinit(&policy_cfg);
+        inferd_free(text);
+        return;
+    }
+
+    int64_t *found = NULL;
+    size_t n_found = list_versions(m->path, &found);
+    /* Select by policy. */
+    int64_t *sel = inferd_xcalloc(n_found + policy_cfg.n_specific_versions + 1, sizeof(int64_t));
+    size_t n_sel = 0;
+    switch (policy_cfg.version_policy) {
+    case INFERD_VERSION_POLICY_ALL:
+        for (size_t i = 0; i < n_found; i++)
+            sel[n_sel++] = found[i];
+        break;
+    case INFERD_VERSION_POLICY_LATEST: {
+        size_t k = policy_cfg.latest_num_versions ? policy_cfg.latest_num_versions : 1;
+        for (size_t i = n_found > k ? n_found - k : 0; i < n_found; i++)
+            sel[n_sel++] = found[i];
+        break;
+    }
+    case INFERD_VERSION_POLICY_SPECIFIC:
+        for (size_t i = 0; i < policy_cfg.n_specific_versions; i++)
+            sel[n_sel++] = policy_cfg.specific_versions[i];
+        qsort(sel, n_sel, sizeof(*sel), cmp_i64);
+        break;
+    }
+    inferd_model_config_deinit(&policy_cfg);
+
+    if (n_sel == 0) {
+        set_reason(&m->reason, n_found ? "the version policy selects no version"
+                                       : "no version directory (e.g. 1/model.onnx) found");
+        inferd_log(INFERD_LOG_ERROR, "model '%s' is unavailable: %s", m->name, m->reason);
+    }
+    m->versions = inferd_xcalloc(n_sel ? n_sel : 1, sizeof(repo_version_t));
+    for (size_t i = 0; i < n_sel; i++) {
+        repo_version_t *rv = &m->versions[m->n_versions++];
+        rv->version = sel[i];
+        bool present = bsearch(&sel[i], found, n_found, sizeof(int64_t), cmp_i64) != NULL;
+        inferd_err_clear(&err);
+        int64_t t0 = inferd_now_ns();
+        if (!present) {
+            st = inferd_err_set(&err, INFERD_E_NOT_FOUND, "version directory %lld not found",
+                                (long long)sel[i]);
+        } else {
+            st = load_version(repo, m, text, len, sel[i], &rv->mv, &err);
+        }
+        if (st == INFERD_OK) {
+            rv->state = INFERD_MODEL_STATE_READY;
+            inferd_log(INFERD_LOG_INFO, "loaded model '%s' version %lld in %.1f ms", m->name,
+                       (long long)sel[i], (double)(inferd_now_ns() - t0) / 1e6);
+        } else {
+            rv->state = INFERD_MODEL_STATE_UNAVAILABLE;
+            rv->reason = inferd_xstrdup(err.msg);
+            inferd_log(INFERD_LOG_ERROR, "model '%s' version %lld is unavailable: %s", m->name,
+                       (long long)sel[i], err.msg);
+        }
+    }
+    inferd_free(sel);
+    inferd_free(found);
+    inferd_free(text);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Repository                                                                           */
+
+inferd_status_t inferd_repo_create(const inferd_repo_options_t *opt, inferd_repo_t **out,
+                                   inferd_err_t *err)
+{
+    inferd_repo_t *r = inferd_xcalloc(1, sizeof(*r));
+    pthread_rwlock_init(&r->lock, NULL);
+    r->roots = inferd_xcalloc(opt->n_roots + 1, sizeof(char *));
+    for (size_t i = 0; i < opt->n_roots; i++)
+        r->roots[i] = inferd_xstrdup(opt->roots[i]);
+    r->n_roots = opt->n_roots;
+    r->default_max_batch_size = opt->default_max_batch_size;
+    r->default_max_queue_size = opt->default_max_queue_size ? opt->default_max_queue_size : 1024;
+    *out = r;
+    (void)err;
+    return INFERD_OK;
+}
+
+static repo_model_t *find_model(inferd_repo_t *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_models; i++)
+        if (strcmp(r->models[i].name, name) == 0)
+            return &r->models[i];
+    return NULL;
+}
+
+static int cmp_model(const void *a, const void *b)
+{
+    return strcmp(((const repo_model_t *)a)->name, ((const repo_model_t *)b)->name);
+}
+
+inferd_status_t inferd_repo_load_all(inferd_repo_t *repo, inferd_err_t *err)
+{
+    repo_model_t *models = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t ri = 0; ri < repo->n_roots; ri++) {
+        DIR *d = opendir(repo->roots[ri]);
+        if (!d) {
+            for (size_t i = 0; i < n; i++) {
+                inferd_free(models[i].name);
+                inferd_free(models[i].path);
+                inferd_free(models[i].reason);
+            }
+            inferd_free(models);
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "cannot read model repository %s: %s",
+                                  repo->roots[ri], strerror(errno));
+        }
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.')
+                continue;
+            char path[4096];
+            struct stat sb;
+            snprintf(path, sizeof(path), "%s/%s", repo->roots[ri], e->d_name);
+            if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+                continue;
+            repo_model_t *dup = NULL;
+            for (size_t i = 0; i < n; i++)
+                if (strcmp(models[i].name, e->d_name) == 0)
+                    dup = &models[i];
+            if (dup) {
+                set_reason(&dup->reason, "the model name appears in more than one repository");
+                continue;
+            }
+            models = inferd_xgrow(models, sizeof(*models), n + 1, &cap);
+            memset(&models[n], 0, sizeof(models[n]));
+            models[n].name = inferd_xstrdup(e->d_name);
+            models[n].path = inferd_xstrdup(path);
+            n++;
+        }
+        closedir(d);
+    }
+    if (n)
+        qsort(models, n, sizeof(*models), cmp_model);
+    for (size_t i = 0; i < n; i++) {
+        if (models[i].reason)
+            inferd_log(INFERD_LOG_ERROR, "model '%s' is unavailable: %s", models[i].name,
+                       models[i].reason);
+        else
+            load_model(repo, &models[i]);
+    }
+    pthread_rwlock_wrlock(&repo->lock);
+    repo->models = models;
+    repo->n_models = n;
+    repo->cap_models = cap;
+    pthread_rwlock_unlock(&repo->lock);
+    return INFERD_OK;
+}
+
+void inferd_repo_destroy(inferd_repo_t *repo)
+{
+    if (!repo)
+        return;
+    for (size_t i = 0; i < repo->n_models; i++) {
+        repo_model_t *m = &repo->models[i];
+        for (size_t j = 0; j < m->n_versions; j++) {
+            inferd_model_version_unref(m->versions[j].mv);
+            inferd_free(m->versions[j].reason);
+        }
+        inferd_free(m->versions);
+        inferd_free(m->name);
+        inferd_free(m->path);
+        inferd_free(m->reason);
+    }
+    inferd_free(repo->models);
+    for (size_t i = 0; i < repo->n_roots; i++)
+        inferd_free(repo->roots[i]);
+    inferd_free(repo->roots);
+    pthread_rwlock_destroy(&repo->lock);
+    inferd_free(repo);
+}
+
+inferd_status_t inferd_repo_acquire(inferd_repo_t *repo, const char *name, int64_t version,
+                                    inferd_model_version_t **out, inferd_err_t *err)
+{
+    inferd_status_t st = INFERD_OK;
+    pthread_rwlock_rdlock(&repo->lock);
+    repo_model_t *m = find_model(repo, name);
+    repo_version_t *rv = NULL;
+    if (!m) {
+        st = inferd_err_set(err, INFERD_E_NOT_FOUND, "unknown model '%s'", name);
+    } else if (version >= 0) {
+        for (size_t i = 0; i < m->n_versions; i++)
+            if (m->versions[i].version == version)
+                rv = &m->versions[i];
+        if (!rv)
+            st = inferd_err_set(err, INFERD_E_NOT_FOUND, "unknown version %lld of model '%s'",
+                                (long long)version, name);
+    } else {
+        for (size_t i = m->n_versions; i-- > 0 && !rv;)
+            if (m->versions[i].state == INFERD_MODEL_STATE_READY)
+                rv = &m->versions[i];
+        if (!rv)
+            st = inferd_err_set(err, INFERD_E_UNAVAILABLE, "model '%s' is not ready: %s", name,
+                                m->reason       ? m->reason
+                                : m->n_versions ? m->versions[m->n_versions - 1].reason
+                                                : "no version loaded");
+    }
+    if (rv && rv->state != INFERD_MODEL_STATE_READY) {
+        st = inferd_err_set(err, INFERD_E_UNAVAILABLE, "model '%s' version %lld is not ready: %s",
+                            name, (long long)rv->version, rv->reason ? rv->reason : "loading");
+    } else if (rv) {
+        *out = inferd_model_version_ref(rv->mv);
+    }
+    pthread_rwlock_unlock(&repo->lock);
+    return st;
+}
+
+size_t inferd_repo_ready_versions(inferd_repo_t *repo, const char *name, int64_t *versions,
+                                  size_t cap)
+{
+    size_t n = 0;
+    pthread_rwlock_rdlock(&repo->lock);
+    repo_model_t *m = find_model(repo, name);
+    for (size_t i = 0; m && i < m->n_versions; i++) {
+        if (m->versions[i].state != INFERD_MODEL_STATE_READY)
+            continue;
+        if (n < cap)
+            versions[n] = m->versions[i].version;
+        n++;
+    }
+    pthread_rwlock_unlock(&repo->lock);
+    return n;
+}
+
+void inferd_repo_counts(inferd_repo_t *repo, size_t *n_models, size_t *n_ready)
+{
+    size_t ready = 0;
+    pthread_rwlock_rdlock(&repo->lock);
+    for (size_t i = 0; i < repo->n_models; i++) {
+        bool any = false;
+        for (size_t j = 0; j < repo->models[i].n_versions; j++)
+            any = any || repo->models[i].versions[j].state == INFERD_MODEL_STATE_READY;
+        ready += any;
+    }
+    *n_models = repo->n_models;
+    *n_ready = ready;
+    pthread_rwlock_unlock(&repo->lock);
+}
+
+static void index_entry(inferd_buf_t *out, bool *first, const char *name, const int64_t *version,
+                        inferd_model_state_t state, const char *reason)
+{
+    inferd_buf_append_str(out, *first ? "{\"name\":" : ",{\"name\":");
+    *first = false;
+    inferd_buf_append_json_str(out, name, strlen(name));
+    if (version)
+        inferd_buf_printf(out, ",\"version\":\"%lld\"", (long long)*version);
+    inferd_buf_printf(out, ",\"state\":\"%s\"", inferd_model_state_name(state));
+    if (reason) {
+        inferd_buf_append_str(out, ",\"reason\":");
+        inferd_buf_append_json_str(out, reason, strlen(reason));
+    }
+    inferd_buf_append_char(out, '}');
+}
+
+void inferd_repo_index_json(inferd_repo_t *repo, bool ready_only, inferd_buf_t *out)
+{
+    bool first = true;
+    inferd_buf_append_char(out, '[');
+    pthread_rwlock_rdlock(&repo->lock);
+    for (size_t i = 0; i < repo->n_models; i++) {
+        const repo_model_t *m = &repo->models[i];
+        if (m->n_versions == 0 && !ready_only)
+            index_entry(out, &first, m->name, NULL, INFERD_MODEL_STATE_UNAVAILABLE, m->reason);
+        for (size_t j = 0; j < m->n_versions; j++) {
+            const repo_version_t *rv = &m->versions[j];
+            if (ready_only && rv->state != INFERD_MODEL_STATE_READY)
+                continue;
+            index_entry(out, &first, m->name, &rv->version, rv->state, rv->reason);
+        }
+    }
+    pthread_rwlock_unlock(&repo->lock);
+    inferd_buf_append_char(out, ']');
+}
+
+size_t inferd_repo_collect_ready(inferd_repo_t *repo, inferd_model_version_t ***out)
+{
+    size_t n = 0, cap = 0;
+    inferd_model_version_t **list = NULL;
+    pthread_rwlock_rdlock(&repo->lock);
+    for (size_t i = 0; i < repo->n_models; i++) {
+        for (size_t j = 0; j < repo->models[i].n_versions; j++) {
+            repo_version_t *rv = &repo->models[i].versions[j];
+            if (rv->state != INFERD_MODEL_STATE_READY)
+                continue;
+            list = inferd_xgrow(list, sizeof(*list), n + 1, &cap);
+            list[n++] = inferd_model_version_ref(rv->mv);
+        }
+    }
+    pthread_rwlock_unlock(&repo->lock);
+    *out = list;
+    return n;
+}

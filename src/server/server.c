@@ -1,1 +1,169 @@
-/* placeholder: being written */
+/* Server lifecycle (see server.h): start-up, the signal wait, and an orderly shutdown that
+ * drains requests, joins every thread and frees every model. */
+#include "server/server.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/thread.h"
+#include "obs/log.h"
+#include "server/http/http.h"
+
+void inferd_server_options_init(inferd_server_options_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->http_address = "0.0.0.0";
+    o->http_port = 8000;
+    o->grpc_port = 8001;
+    o->metrics_port = 8002;
+    o->model_control_mode = "none";
+    o->exit_timeout_secs = 30;
+    o->log_format = "json";
+    o->http_max_input_size = 64ll << 20;
+    o->max_tensor_elements = 1ll << 26;
+    o->max_json_depth = 100;
+    o->max_inputs = 128;
+    o->http_max_connections = 1024;
+    o->http_idle_timeout_secs = 120;
+    o->default_max_batch_size = 4;
+    o->max_queue_size = 1024;
+    o->strict_readiness = true;
+}
+
+bool inferd_server_is_ready(inferd_server_t *srv)
+{
+    if (atomic_load(&srv->shutting_down))
+        return false;
+    size_t n, ready;
+    inferd_repo_counts(srv->repo, &n, &ready);
+    return srv->opt.strict_readiness ? ready == n : true;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static size_t active(inferd_server_t *srv)
+{
+    return inferd_http_active(srv->http) + inferd_http_active(srv->metrics_http);
+}
+
+/* Waits until no exchange is in progress or the deadline passes. */
+static bool drain(inferd_server_t *srv, int64_t deadline_ns)
+{
+    while (active(srv) > 0) {
+        if (inferd_now_ns() >= deadline_ns)
+            return false;
+        sleep_ms(5);
+    }
+    return true;
+}
+
+int inferd_server_run(const inferd_server_options_t *opt)
+{
+    int64_t t_start = inferd_now_ns();
+    inferd_server_t srv;
+    memset(&srv, 0, sizeof(srv));
+    srv.opt = *opt;
+    atomic_init(&srv.shutting_down, false);
+    inferd_err_t err;
+
+    /* Signals are taken synchronously by this thread; every thread started below inherits
+     * the mask, so none of them is interrupted. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (strcmp(opt->model_control_mode, "none") != 0) {
+        inferd_log(INFERD_LOG_ERROR, "--model-control-mode %s is not supported yet (use none)",
+                   opt->model_control_mode);
+        return 2;
+    }
+    if (opt->grpc_port > 0)
+        inferd_log(INFERD_LOG_INFO, "gRPC is not available yet; --grpc-port %lld is ignored",
+                   (long long)opt->grpc_port);
+
+    inferd_repo_options_t ro = {
+        .roots = opt->model_repositories,
+        .n_roots = opt->n_model_repositories,
+        .default_max_batch_size = (int32_t)opt->default_max_batch_size,
+        .default_max_queue_size = (uint32_t)opt->max_queue_size,
+    };
+    if (inferd_repo_create(&ro, &srv.repo, &err) != INFERD_OK ||
+        inferd_repo_load_all(srv.repo, &err) != INFERD_OK) {
+        inferd_log(INFERD_LOG_ERROR, "%s", err.msg);
+        inferd_repo_destroy(srv.repo);
+        return 1;
+    }
+
+    int threads = (int)opt->http_thread_count;
+    if (threads <= 0) {
+        threads = inferd_cpu_count();
+        if (threads > 4)
+            threads = 4;
+    }
+    int rc = 0;
+    if (inferd_http_start(&srv, opt->http_address, (int)opt->http_port, threads, false, &srv.http,
+                          &err) != INFERD_OK) {
+        inferd_log(INFERD_LOG_ERROR, "%s", err.msg);
+        rc = 1;
+    }
+    if (rc == 0 && opt->metrics_port > 0) {
+        const char *addr = opt->metrics_address ? opt->metrics_address : opt->http_address;
+        if (inferd_http_start(&srv, addr, (int)opt->metrics_port, 1, true, &srv.metrics_http,
+                              &err) != INFERD_OK) {
+            inferd_log(INFERD_LOG_ERROR, "%s", err.msg);
+            rc = 1;
+        }
+    }
+    if (rc == 0) {
+        size_t n, ready;
+        inferd_repo_counts(srv.repo, &n, &ready);
+        inferd_log(INFERD_LOG_INFO,
+                   "inferd listening on %s:%lld (metrics port %lld), %zu of %zu models ready, "
+                   "started in %.1f ms",
+                   opt->http_address, (long long)opt->http_port, (long long)opt->metrics_port,
+                   ready, n, (double)(inferd_now_ns() - t_start) / 1e6);
+        int sig = 0;
+        sigwait(&sigs, &sig);
+        inferd_log(INFERD_LOG_INFO, "received %s: shutting down", strsignal(sig));
+    }
+
+    /* Shutdown: stop accepting, drain, cancel what is left, then free everything. */
+    atomic_store(&srv.shutting_down, true);
+    inferd_http_quiesce(srv.http);
+    inferd_http_quiesce(srv.metrics_http);
+    int64_t deadline = inferd_now_ns() + opt->exit_timeout_secs * 1000000000ll;
+    if (!drain(&srv, deadline)) {
+        inferd_log(INFERD_LOG_WARN, "exit timeout: cancelling %zu requests still in flight",
+                   active(&srv));
+        inferd_http_cancel_all(srv.http);
+        /* The engine stops at its next operator; give it a bounded grace period. */
+        if (!drain(&srv, inferd_now_ns() + 5000000000ll)) {
+            inferd_log(INFERD_LOG_ERROR, "%zu requests did not stop; exiting without cleanup",
+                       active(&srv));
+            return 1;
+        }
+    }
+    inferd_http_stop(srv.http);
+    inferd_http_stop(srv.metrics_http);
+    inferd_repo_destroy(srv.repo);
+
+    inferd_tensor_stats_t ts;
+    inferd_tensor_stats(&ts);
+    size_t threads_left = inferd_thread_count();
+    if (ts.total_count != 0 || threads_left != 0) {
+        inferd_log(INFERD_LOG_ERROR, "leak at exit: %lld tensors (%lld bytes), %zu threads",
+                   (long long)ts.total_count, (long long)ts.total_bytes, threads_left);
+        rc = rc ? rc : 1;
+    }
+    inferd_log(INFERD_LOG_INFO, "inferd stopped");
+    return rc;
+}

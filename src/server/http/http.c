@@ -1,1 +1,401 @@
-/* placeholder: being written */
+/* libmicrohttpd glue (see http.h): daemon set-up, body accumulation under a size bound,
+ * suspend/resume around asynchronous inference, responses, and the access log.
+ *
+ * Threading: MHD's pool threads call on_request and on_completed; an exchange belongs to
+ * the pool thread of its connection, except that a worker may call inferd_http_resume once
+ * while the connection is suspended. */
+#include "server/http/http.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "inferd/context.h"
+#include "obs/log.h"
+#include "server/http/http_int.h"
+
+struct inferd_http {
+    inferd_server_t *srv;
+    struct MHD_Daemon *daemon;
+    bool metrics_only;
+    pthread_mutex_t lock;           /* guards the exchange list */
+    inferd_http_exchange_t *active; /* exchanges started, not completed */
+    size_t n_active;
+};
+
+/* ------------------------------------------------------------------------------------ */
+/* Responses                                                                            */
+
+static void set_response(inferd_http_exchange_t *ex, int status, char *body, size_t len,
+                         const char *content_type)
+{
+    inferd_free(ex->resp_body);
+    ex->has_response = true;
+    ex->status = status;
+    ex->resp_body = body;
+    ex->resp_len = len;
+    ex->content_type = content_type;
+}
+
+void inferd_http_respond_json(inferd_http_exchange_t *ex, int status, inferd_buf_t *buf)
+{
+    if (buf->failed) {
+        inferd_buf_deinit(buf);
+        inferd_http_respond_error(ex, INFERD_E_RESOURCE_EXHAUSTED,
+                                  "the response is too large to build");
+        return;
+    }
+    size_t len;
+    char *body = inferd_buf_steal(buf, &len);
+    set_response(ex, status, body, len, "application/json");
+}
+
+void inferd_http_respond_error(inferd_http_exchange_t *ex, inferd_status_t code, const char *msg)
+{
+    inferd_buf_t b;
+    inferd_buf_init(&b, 0);
+    inferd_buf_append_str(&b, "{\"error\":");
+    inferd_buf_append_json_str(&b, msg, strlen(msg));
+    inferd_buf_append_char(&b, '}');
+    snprintf(ex->error, sizeof(ex->error), "%s", msg);
+    size_t len;
+    char *body = inferd_buf_steal(&b, &len);
+    set_response(ex, inferd_status_http(code), body, len, "application/json");
+    if (code == INFERD_E_RESOURCE_EXHAUSTED)
+        ex->retry_after_secs = 1;
+}
+
+void inferd_http_respond_text(inferd_http_exchange_t *ex, int status, const char *content_type,
+                              const char *text)
+{
+    set_response(ex, status, inferd_xstrdup(text), strlen(text), content_type);
+}
+
+static void free_body_cb(void *p)
+{
+    inferd_free(p);
+}
+
+/* Thread: I/O. Hands the response to MHD and writes the access log line. */
+static enum MHD_Result queue_response(inferd_http_exchange_t *ex)
+{
+    if (!ex->has_response)
+        inferd_http_respond_error(ex, INFERD_E_INTERNAL, "no response was produced");
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(
+        ex->resp_len, ex->resp_body, free_body_cb);
+    if (!resp)
+        return MHD_NO;
+    ex->resp_body = NULL; /* MHD owns it now */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ex->content_type);
+    if (ex->allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, ex->allow);
+    if (ex->retry_after_secs > 0) {
+        char v[16];
+        snprintf(v, sizeof(v), "%d", ex->retry_after_secs);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
+    }
+    if (atomic_load(&ex->srv->shutting_down))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result r = MHD_queue_response(ex->conn, (unsigned)ex->status, resp);
+    MHD_destroy_response(resp);
+
+    bool is_model = ex->model_name[0] != '\0';
+    inferd_log_request_t rec = {
+        .request_id = ex->request_id[0] ? ex->request_id : NULL,
+        .method = ex->method_name,
+        .path = ex->url,
+        .model_name = is_model ? ex->model_name : NULL,
+        .model_version = ex->model_version[0] ? ex->model_version : NULL,
+        .latency_ms = (double)(inferd_now_ns() - ex->t_start_ns) / 1e6,
+        .status_code = ex->status,
+        .error = ex->status >= 400 ? ex->error : NULL,
+    };
+    /* Probes and scrapes would drown the log: only model requests and errors by default. */
+    if (is_model || ex->status >= 400 || inferd_log_enabled(INFERD_LOG_VERBOSE))
+        inferd_log_request(&rec);
+    return r;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Suspend / resume                                                                     */
+
+void inferd_http_suspend(inferd_http_exchange_t *ex)
+{
+    ex->suspended = true;
+    MHD_suspend_connection(ex->conn);
+}
+
+void inferd_http_resume(inferd_http_exchange_t *ex)
+{
+    /* release: the I/O thread that sees completed must see the results written before. */
+    atomic_store_explicit(&ex->completed, true, memory_order_release);
+    MHD_resume_connection(ex->conn);
+}
+
+bool inferd_http_peer_is_loopback(inferd_http_exchange_t *ex)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(ex->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return false;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+            return true;
+        return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
+    }
+    return false;
+}
+
+const char *inferd_http_header(inferd_http_exchange_t *ex, const char *name)
+{
+    return MHD_lookup_connection_value(ex->conn, MHD_HEADER_KIND, name);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Exchanges                                                                            */
+
+static inferd_http_exchange_t *exchange_create(inferd_http_t *h, struct MHD_Connection *conn,
+                                               const char *url, const char *method)
+{
+    inferd_http_exchange_t *ex = inferd_xcalloc(1, sizeof(*ex));
+    ex->http = h;
+    ex->srv = h->srv;
+    ex->conn = conn;
+    ex->url = url;
+    ex->method_name = method;
+    ex->t_start_ns = inferd_now_ns();
+    atomic_init(&ex->completed, false);
+    ex->method = strcmp(method, "GET") == 0    ? INFERD_HTTP_GET
+                 : strcmp(method, "POST") == 0 ? INFERD_HTTP_POST
+                                               : INFERD_HTTP_OTHER;
+    inferd_buf_init(&ex->body, (size_t)h->srv->opt.http_max_input_size);
+    pthread_mutex_lock(&h->lock);
+    ex->next = h->active;
+    if (h->active)
+        h->active->prev = ex;
+    h->active = ex;
+    h->n_active++;
+    pthread_mutex_unlock(&h->lock);
+    return ex;
+}
+
+static void exchange_destroy(inferd_http_exchange_t *ex)
+{
+    inferd_http_t *h = ex->http;
+    pthread_mutex_lock(&h->lock);
+    if (ex->prev)
+        ex->prev->next = ex->next;
+    else
+        h->active = ex->next;
+    if (ex->next)
+        ex->next->prev = ex->prev;
+    h->n_active--;
+    pthread_mutex_unlock(&h->lock);
+    inferd_v2_release(ex);
+    inferd_buf_deinit(&ex->body);
+    inferd_free(ex->resp_body);
+    inferd_free(ex);
+}
+
+/* Thread: I/O. Called when MHD is done with a request (sent, or the connection died). */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    inferd_http_exchange_t *ex = *con_cls;
+    if (ex)
+        exchange_destroy(ex);
+    *con_cls = NULL;
+}
+
+static void handle_complete_request(inferd_http_exchange_t *ex)
+{
+    inferd_http_t *h = ex->http;
+    if (ex->body_too_large) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "request body exceeds --http-max-input-size (%lld bytes)",
+                 (long long)h->srv->opt.http_max_input_size);
+        inferd_http_respond_error(ex, INFERD_E_TOO_LARGE, msg);
+        return;
+    }
+    if (ex->route_status != INFERD_OK) {
+        inferd_http_respond_error(ex, ex->route_status, ex->route_err.msg);
+        if (ex->route_status == INFERD_E_METHOD_NOT_ALLOWED)
+            ex->allow = inferd_route_allow_header(ex->route.allowed_methods);
+        return;
+    }
+    if (h->metrics_only && ex->route.kind != INFERD_ROUTE_METRICS) {
+        inferd_http_respond_error(ex, INFERD_E_NOT_FOUND, "Not Found");
+        return;
+    }
+    inferd_v2_handle(ex);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    inferd_http_t *h = cls;
+    inferd_http_exchange_t *ex = *con_cls;
+    if (!ex) {
+        ex = exchange_create(h, conn, url, method);
+        *con_cls = ex;
+        ex->route_status = inferd_route_match(ex->method, url, &ex->route, &ex->route_err);
+        /* A declared body over the limit is refused before a byte of it is read. */
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl) {
+            char *end;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (*end == '\0' && n > (unsigned long long)h->srv->opt.http_max_input_size) {
+                ex->body_too_large = true;
+                ex->handled = true;
+                handle_complete_request(ex);
+                return queue_response(ex);
+            }
+            if (*end == '\0' && n > 0)
+                inferd_buf_reserve(&ex->body, (size_t)n);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!ex->body_too_large) {
+            inferd_buf_append(&ex->body, upload_data, *upload_data_size);
+            if (ex->body.failed) {
+                ex->body_too_large = true;
+                inferd_buf_deinit(&ex->body);
+            }
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (ex->suspended) {
+        if (!atomic_load_explicit(&ex->completed, memory_order_acquire))
+            return MHD_YES; /* not ours to answer yet */
+        ex->suspended = false;
+        inferd_v2_complete(ex);
+        return queue_response(ex);
+    }
+    if (!ex->handled) {
+        ex->handled = true;
+        handle_complete_request(ex);
+        if (ex->suspended)
+            return MHD_YES;
+    }
+    return queue_response(ex);
+}
+
+/* MHD unescapes URLs by default; routing needs the raw path (so %2F stays in a name). */
+static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *uri)
+{
+    (void)cls;
+    (void)c;
+    return strlen(uri);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    inferd_log(INFERD_LOG_WARN, "http: %s", msg);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Daemon                                                                               */
+
+inferd_status_t inferd_http_start(inferd_server_t *srv, const char *address, int port, int threads,
+                                  bool metrics_only, inferd_http_t **out, inferd_err_t *err)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, address, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+    } else if (inet_pton(AF_INET6, address, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "invalid listen address '%s'", address);
+    }
+
+    inferd_http_t *h = inferd_xcalloc(1, sizeof(*h));
+    h->srv = srv;
+    h->metrics_only = metrics_only;
+    pthread_mutex_init(&h->lock, NULL);
+    h->daemon = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(threads > 0 ? threads : 1), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)srv->opt.http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)srv->opt.http_idle_timeout_secs, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        (unsigned)1, MHD_OPTION_END);
+    if (!h->daemon) {
+        pthread_mutex_destroy(&h->lock);
+        inferd_free(h);
+        return inferd_err_set(err, INFERD_E_UNAVAILABLE, "cannot listen on %s:%d", address, port);
+    }
+    *out = h;
+    return INFERD_OK;
+}
+
+void inferd_http_quiesce(inferd_http_t *h)
+{
+    if (!h)
+        return;
+    MHD_socket s = MHD_quiesce_daemon(h->daemon);
+    if (s != MHD_INVALID_SOCKET)
+        close(s);
+}
+
+size_t inferd_http_active(inferd_http_t *h)
+{
+    if (!h)
+        return 0;
+    pthread_mutex_lock(&h->lock);
+    size_t n = h->n_active;
+    pthread_mutex_unlock(&h->lock);
+    return n;
+}
+
+void inferd_http_cancel_all(inferd_http_t *h)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->lock);
+    for (inferd_http_exchange_t *ex = h->active; ex; ex = ex->next)
+        inferd_v2_cancel(ex);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void inferd_http_stop(inferd_http_t *h)
+{
+    if (!h)
+        return;
+    MHD_stop_daemon(h->daemon);
+    pthread_mutex_destroy(&h->lock);
+    inferd_free(h);
+}

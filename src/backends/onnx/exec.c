@@ -1,0 +1,221 @@
+/* The executor: runs a finalized graph once on a set of input tensors.
+ *
+ * All per-run state (the tensor of every value, remaining use counts, scratch arrays)
+ * lives in one allocation owned by the call, so any number of threads may run the same
+ * graph at once. Each scheduled node goes through reshape (output shapes from the actual
+ * inputs), output allocation (INFERD_OWNER_ARENA tensors, or a view of input 0 for alias
+ * ops), and compute. A value is released as soon as its last reader has run; graph
+ * outputs are kept to the end. The request context is checked before every node, and
+ * ctx->current_op names the running node for the crash report and /debug. Intermediates
+ * are allocated per node for now; the memory planner will replace that with one arena per
+ * run. */
+#include "backends/onnx/graph.h"
+
+#include <string.h>
+
+#include "backends/onnx/ops/ops.h"
+#include "core/alloc.h"
+
+static inferd_status_t check_inputs(const inferd_onnx_graph_t *g, inferd_tensor_t *const *inputs,
+                                    inferd_err_t *err)
+{
+    for (int i = 0; i < g->n_inputs; i++) {
+        const inferd_onnx_value_t *v = &g->values[g->inputs[i]];
+        const inferd_tensor_t *t = inputs[i];
+        if (!t)
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "input '%s' is missing", v->name);
+        if (t->dtype != v->dtype)
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "input '%s': expected %s, got %s",
+                                  v->name, inferd_dtype_name(v->dtype),
+                                  inferd_dtype_name(t->dtype));
+        if (v->ndim < 0)
+            continue;
+        char want[160], got[160];
+        if (t->ndim != v->ndim)
+            return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                                  "input '%s': expected rank %d, got shape %s", v->name, v->ndim,
+                                  inferd_onnx_dims_str(t->dims, t->ndim, got, sizeof(got)));
+        for (int d = 0; d < v->ndim; d++)
+            if (v->dims[d] >= 0 && t->dims[d] != v->dims[d])
+                return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                                      "input '%s': expected shape %s, got %s", v->name,
+                                      inferd_onnx_dims_str(v->dims, v->ndim, want, sizeof(want)),
+                                      inferd_onnx_dims_str(t->dims, t->ndim, got, sizeof(got)));
+    }
+    return INFERD_OK;
+}
+
+/* Per-run state, carved from one allocation. */
+typedef struct run {
+    inferd_tensor_t **vals;      /* tensor of each non-constant value, or NULL */
+    int *uses;                   /* remaining readers per value */
+    inferd_tensor_t **in;        /* current node's inputs */
+    inferd_tensor_t **out;       /* current node's outputs */
+    inferd_onnx_shape_t *shapes; /* current node's output shapes */
+    void *block;
+} run_t;
+
+static bool run_init(run_t *r, const inferd_onnx_graph_t *g)
+{
+    size_t nv = (size_t)g->n_values, ni = (size_t)g->max_node_inputs + 1,
+           no = (size_t)g->max_node_outputs + 1;
+    size_t sz = nv * sizeof(inferd_tensor_t *) + ni * sizeof(inferd_tensor_t *) +
+                no * sizeof(inferd_tensor_t *) + no * sizeof(inferd_onnx_shape_t) +
+                nv * sizeof(int);
+    char *p = inferd_calloc(1, sz);
+    if (!p)
+        return false;
+    r->block = p;
+    /* Pointer and int64 arrays first keeps every sub-array aligned. */
+    r->shapes = (inferd_onnx_shape_t *)p;
+    p += no * sizeof(inferd_onnx_shape_t);
+    r->vals = (inferd_tensor_t **)p;
+    p += nv * sizeof(inferd_tensor_t *);
+    r->in = (inferd_tensor_t **)p;
+    p += ni * sizeof(inferd_tensor_t *);
+    r->out = (inferd_tensor_t **)p;
+    p += no * sizeof(inferd_tensor_t *);
+    r->uses = (int *)p;
+    for (int v = 0; v < g->n_values; v++)
+        r->uses[v] = g->values[v].uses;
+    return true;
+}
+
+static void run_deinit(run_t *r, const inferd_onnx_graph_t *g)
+{
+    for (int v = 0; v < g->n_values; v++)
+        inferd_tensor_unref(r->vals[v]);
+    inferd_free(r->block);
+}
+
+static inferd_tensor_t *value_tensor(const run_t *r, const inferd_onnx_graph_t *g, int v)
+{
+    return g->values[v].constant ? g->values[v].constant : r->vals[v];
+}
+
+/* Allocates the node's outputs (or the alias view) for the shapes reshape computed. */
+static inferd_status_t make_outputs(run_t *r, const inferd_onnx_graph_t *g,
+                                    const inferd_onnx_node_t *n, inferd_err_t *err)
+{
+    for (int j = 0; j < n->n_outputs; j++) {
+        int v = n->outputs[j];
+        if (v < 0)
+            continue;
+        const inferd_onnx_shape_t *s = &r->shapes[j];
+        inferd_dtype_t dt = g->values[v].dtype;
+        if (n->alias && j == 0) {
+            inferd_tensor_t *src = r->in[0];
+            uint64_t numel = 1;
+            for (int d = 0; d < s->ndim; d++)
+                numel *= (uint64_t)s->dims[d];
+            if (dt != INFERD_DTYPE_BYTES && numel * inferd_dtype_size(dt) != src->nbytes)
+                return inferd_err_set(err, INFERD_E_INTERNAL,
+                                      "view of %llu elements over %zu bytes",
+                                      (unsigned long long)numel, src->nbytes);
+            r->out[j] = inferd_tensor_view(src, 0, dt, s->dims, s->ndim, src->nbytes, err);
+        } else {
+            if (dt == INFERD_DTYPE_BYTES)
+                return inferd_err_set(err, INFERD_E_INTERNAL, "computed BYTES output");
+            r->out[j] =
+                inferd_tensor_create(dt, s->dims, s->ndim, 0, INFERD_OWNER_ARENA, err);
+        }
+        if (!r->out[j])
+            return err ? err->code : INFERD_E_RESOURCE_EXHAUSTED;
+    }
+    return INFERD_OK;
+}
+
+static inferd_status_t run_node(run_t *r, const inferd_onnx_graph_t *g,
+                                const inferd_onnx_node_t *n, inferd_err_t *err)
+{
+    for (int j = 0; j < n->n_inputs; j++) {
+        int v = n->inputs[j];
+        r->in[j] = v >= 0 ? value_tensor(r, g, v) : NULL;
+        if (v >= 0 && !r->in[j])
+            return inferd_err_set(err, INFERD_E_INTERNAL, "value '%s' was released too early",
+                                  g->values[v].name);
+    }
+    /* Optional inputs the node leaves out read as NULL up to the op's arity. */
+    for (int j = n->n_inputs; j < g->max_node_inputs; j++)
+        r->in[j] = NULL;
+    for (int j = 0; j < n->n_outputs; j++) {
+        r->out[j] = NULL;
+        memset(&r->shapes[j], 0, sizeof(r->shapes[j]));
+    }
+    inferd_status_t rc = n->op->reshape(n, r->in, r->shapes, err);
+    if (rc == INFERD_OK)
+        rc = make_outputs(r, g, n, err);
+    if (rc == INFERD_OK && n->compute)
+        rc = n->compute(n, r->in, r->out, err);
+    for (int j = 0; j < n->n_outputs; j++) {
+        int v = n->outputs[j];
+        if (rc != INFERD_OK || v < 0 || (g->values[v].uses == 0 && !g->values[v].is_output)) {
+            /* Failed, or an output nobody reads (e.g. an unused optional output). */
+            inferd_tensor_unref(r->out[j]);
+        } else {
+            r->vals[v] = r->out[j];
+        }
+        r->out[j] = NULL;
+    }
+    if (rc != INFERD_OK)
+        inferd_err_prefix(err, "node '%s' (%s)", n->label, n->op_type);
+    return rc;
+}
+
+/* Drops the node's inputs whose last reader it was. */
+static void release_inputs(run_t *r, const inferd_onnx_graph_t *g, const inferd_onnx_node_t *n)
+{
+    for (int j = 0; j < n->n_inputs; j++) {
+        int v = n->inputs[j];
+        if (v < 0 || g->values[v].constant)
+            continue;
+        if (--r->uses[v] == 0 && !g->values[v].is_output) {
+            inferd_tensor_unref(r->vals[v]);
+            r->vals[v] = NULL;
+        }
+    }
+}
+
+inferd_status_t inferd_onnx_graph_run(inferd_ctx_t *ctx, const inferd_onnx_graph_t *g,
+                                      inferd_tensor_t *const *inputs, inferd_tensor_t **outputs,
+                                      inferd_err_t *err)
+{
+    inferd_status_t rc = check_inputs(g, inputs, err);
+    if (rc != INFERD_OK)
+        return rc;
+    run_t r;
+    if (!run_init(&r, g))
+        return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED, "out of memory starting a run");
+    for (int i = 0; i < g->n_inputs; i++) {
+        int v = g->inputs[i];
+        r.vals[v] = inferd_tensor_ref(inputs[i]);
+    }
+    for (int i = 0; i < g->n_nodes && rc == INFERD_OK; i++) {
+        const inferd_onnx_node_t *n = &g->nodes[i];
+        if (n->folded)
+            continue;
+        if (ctx && (rc = inferd_ctx_check(ctx, err)) != INFERD_OK)
+            break;
+        if (ctx)
+            atomic_store(&ctx->current_op, n->label);
+        rc = run_node(&r, g, n, err);
+        if (ctx)
+            atomic_store(&ctx->current_op, NULL);
+        if (rc == INFERD_OK)
+            release_inputs(&r, g, n);
+    }
+    if (rc == INFERD_OK) {
+        for (int j = 0; j < g->n_outputs; j++) {
+            if (!value_tensor(&r, g, g->outputs[j])) {
+                rc = inferd_err_set(err, INFERD_E_INTERNAL, "output '%s' was not computed",
+                                    g->values[g->outputs[j]].name);
+                break;
+            }
+        }
+    }
+    if (rc == INFERD_OK)
+        for (int j = 0; j < g->n_outputs; j++)
+            outputs[j] = inferd_tensor_ref(value_tensor(&r, g, g->outputs[j]));
+    run_deinit(&r, g);
+    return rc;
+}

@@ -1,0 +1,56 @@
+/* The operator registry: every op family's table, and the lookup that binds a node to
+ * the operator version its model's opset selects (see ops.h). Adding a family means
+ * adding its table here. Lookups happen at load only, so a linear scan is enough for now;
+ * with hundreds of ops a hash on op_type would replace it without changing the API. */
+#include "backends/onnx/ops/ops.h"
+
+#include <string.h>
+
+typedef struct op_table {
+    const inferd_onnx_op_t *ops;
+    const size_t *count;
+} op_table_t;
+
+static const op_table_t op_tables[] = {
+    {inferd_onnx_ops_activation, &inferd_onnx_ops_activation_count},
+    {inferd_onnx_ops_binary, &inferd_onnx_ops_binary_count},
+    {inferd_onnx_ops_cast, &inferd_onnx_ops_cast_count},
+    {inferd_onnx_ops_constant, &inferd_onnx_ops_constant_count},
+    {inferd_onnx_ops_gemm, &inferd_onnx_ops_gemm_count},
+    {inferd_onnx_ops_movement, &inferd_onnx_ops_movement_count},
+    {inferd_onnx_ops_reduce, &inferd_onnx_ops_reduce_count},
+    {inferd_onnx_ops_shape, &inferd_onnx_ops_shape_count},
+    {inferd_onnx_ops_softmax, &inferd_onnx_ops_softmax_count},
+};
+
+static const char *canonical_domain(const char *domain)
+{
+    if (!domain || strcmp(domain, "ai.onnx") == 0)
+        return "";
+    return domain;
+}
+
+const inferd_onnx_op_t *inferd_onnx_op_find(const char *domain, const char *op_type,
+                                            int64_t opset)
+{
+    domain = canonical_domain(domain);
+    const inferd_onnx_op_t *best = NULL;
+    for (size_t t = 0; t < sizeof(op_tables) / sizeof(op_tables[0]); t++) {
+        for (size_t i = 0; i < *op_tables[t].count; i++) {
+            const inferd_onnx_op_t *op = &op_tables[t].ops[i];
+            if (op->since_version > opset || strcmp(op->op_type, op_type) != 0 ||
+                strcmp(op->domain, domain) != 0)
+                continue;
+            if (!best || op->since_version > best->since_version)
+                best = op;
+        }
+    }
+    return best;
+}
+
+void inferd_onnx_op_foreach(void (*fn)(const inferd_onnx_op_t *op, void *arg), void *arg)
+{
+    for (size_t t = 0; t < sizeof(op_tables) / sizeof(op_tables[0]); t++)
+        for (size_t i = 0; i < *op_tables[t].count; i++)
+            fn(&op_tables[t].ops[i], arg);
+}

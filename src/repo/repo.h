@@ -1,0 +1,99 @@
+/* The model repository: scans Triton-layout directories (<root>/<model>/config.pbtxt,
+ * <root>/<model>/<version>/model.onnx), loads the versions each model's version policy
+ * selects, and hands out reference-counted model versions to front ends.
+ *
+ * A model that fails to load (bad config, corrupt file, unsupported operator) is kept in
+ * the repository as UNAVAILABLE with its reason, and every other model keeps serving.
+ *
+ * Threading: the repository is shared by every front-end thread; lookups take a read lock
+ * for a few pointer reads. A model version is freed (its workers joined, its backend
+ * unloaded) when its last reference is dropped, so a request that holds one can never see
+ * it disappear. */
+#ifndef INFERD_REPO_REPO_H
+#define INFERD_REPO_REPO_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "inferd/backend.h"
+#include "obs/metrics.h"
+#include "repo/config.h"
+#include "sched/sched.h"
+
+typedef enum {
+    INFERD_MODEL_STATE_UNKNOWN = 0,
+    INFERD_MODEL_STATE_LOADING,
+    INFERD_MODEL_STATE_READY,
+    INFERD_MODEL_STATE_UNAVAILABLE,
+} inferd_model_state_t;
+
+const char *inferd_model_state_name(inferd_model_state_t s);
+
+/* A loaded, servable model version. Read-only after load except for stats. */
+typedef struct inferd_model_version {
+    atomic_int _refs;
+    char *name;                      /* model name */
+    int64_t version;
+    char version_str[24];            /* decimal */
+    inferd_model_config_t config;    /* completed and validated */
+    const inferd_backend_vtable_t *backend;
+    void *backend_state;
+    size_t *input_map;               /* config input i -> backend input index */
+    size_t *output_map;              /* config output j -> backend output index */
+    size_t n_backend_inputs;
+    size_t n_backend_outputs;
+    inferd_sched_t *sched;
+    inferd_model_stats_t stats;
+} inferd_model_version_t;
+
+inferd_model_version_t *inferd_model_version_ref(inferd_model_version_t *mv);
+
+/* Drops a reference; the last one stops the workers and unloads the backend. Must not be
+ * called from one of the version's own worker threads. NULL does nothing. */
+void inferd_model_version_unref(inferd_model_version_t *mv);
+
+typedef struct inferd_repo_options {
+    const char *const *roots;        /* --model-repository, in order */
+    size_t n_roots;
+    int32_t default_max_batch_size;  /* auto-complete (Triton's default is 4) */
+    uint32_t default_max_queue_size; /* admission bound when the config sets none */
+} inferd_repo_options_t;
+
+typedef struct inferd_repo inferd_repo_t;
+
+/* Creates an empty repository over the given roots (copied). */
+inferd_status_t inferd_repo_create(const inferd_repo_options_t *opt, inferd_repo_t **out,
+                                   inferd_err_t *err);
+
+/* Scans every root and loads every model found. Failures are recorded per model, not
+ * returned; the call fails only when a root cannot be read. Thread: control. */
+inferd_status_t inferd_repo_load_all(inferd_repo_t *repo, inferd_err_t *err);
+
+/* Unloads everything (dropping the repository's references) and frees repo. */
+void inferd_repo_destroy(inferd_repo_t *repo);
+
+/* Looks up a servable version: version < 0 means the highest ready version. On success
+ * *out holds a new reference. NOT_FOUND for an unknown model or version, UNAVAILABLE (with
+ * the load failure's reason) for one that exists but is not ready. */
+inferd_status_t inferd_repo_acquire(inferd_repo_t *repo, const char *name, int64_t version,
+                                    inferd_model_version_t **out, inferd_err_t *err);
+
+/* Fills versions (up to cap) with the ready versions of a model, ascending, and returns how
+ * many there are. */
+size_t inferd_repo_ready_versions(inferd_repo_t *repo, const char *name, int64_t *versions,
+                                  size_t cap);
+
+/* Counts models and how many of them have at least one ready version. */
+void inferd_repo_counts(inferd_repo_t *repo, size_t *n_models, size_t *n_ready);
+
+/* Appends the repository index as JSON: [{"name","version","state","reason"}...]. */
+void inferd_repo_index_json(inferd_repo_t *repo, bool ready_only, inferd_buf_t *out);
+
+/* New references to every ready version, for /metrics. The caller unrefs each and frees
+ * the array with inferd_free. */
+size_t inferd_repo_collect_ready(inferd_repo_t *repo, inferd_model_version_t ***out);
+
+#endif

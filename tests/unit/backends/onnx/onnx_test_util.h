@@ -1,0 +1,109 @@
+/* Test support for the ONNX engine: builds ModelProto messages in C with the protobuf-c
+ * API (so tests need no model files in the tree), writes them into a per-model temporary
+ * directory, loads and runs them through the backend vtable, and compares tensors.
+ *
+ * Everything a builder allocates belongs to it and goes away with tb_free, which also
+ * removes the temporary directory. Helpers fail the running cmocka test on misuse. */
+#ifndef INFERD_TEST_ONNX_UTIL_H
+#define INFERD_TEST_ONNX_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backends/onnx/onnx_backend.h"
+#include "inferd/tensor.h"
+#include "onnx.pb-c.h"
+
+/* ONNX TensorProto.DataType values. */
+enum {
+    TB_F32 = 1,
+    TB_U8 = 2,
+    TB_I8 = 3,
+    TB_U16 = 4,
+    TB_I16 = 5,
+    TB_I32 = 6,
+    TB_I64 = 7,
+    TB_STR = 8,
+    TB_BOOL = 9,
+    TB_F16 = 10,
+    TB_F64 = 11,
+    TB_U32 = 12,
+    TB_U64 = 13,
+    TB_BF16 = 16,
+};
+
+/* How an initializer stores its data. */
+typedef enum { TB_RAW, TB_TYPED, TB_EXTERNAL } tb_mode_t;
+
+#define TB_DIMS(...) ((const int64_t[]){__VA_ARGS__})
+#define TB_F32S(...) ((const float[]){__VA_ARGS__})
+#define TB_F64S(...) ((const double[]){__VA_ARGS__})
+#define TB_I64S(...) ((const int64_t[]){__VA_ARGS__})
+#define TB_I32S(...) ((const int32_t[]){__VA_ARGS__})
+
+typedef struct tb_model tb_model_t;
+
+/* A new model importing the default domain at opset (no opset_import at all if opset is
+ * 0), IR version 8, with a fresh temporary directory. */
+tb_model_t *tb_model(int64_t opset);
+void tb_opset(tb_model_t *m, const char *domain, int64_t version);
+void tb_ir_version(tb_model_t *m, int64_t v);
+const char *tb_dir(const tb_model_t *m);
+
+/* Graph inputs and outputs. ndim -1 declares no shape; a negative dim is symbolic.
+ * elem_type 0 declares no type at all (outputs only). */
+void tb_input(tb_model_t *m, const char *name, int elem_type, int ndim, const int64_t *dims);
+void tb_output(tb_model_t *m, const char *name, int elem_type, int ndim, const int64_t *dims);
+
+/* A TensorProto with data in the given mode (TB_EXTERNAL appends the bytes to
+ * "weights.bin" in the model directory). For TB_STR, data is a const char *const *. The
+ * tensor belongs to m; tb_initializer also adds it to the graph. */
+Onnx__TensorProto *tb_tensor(tb_model_t *m, const char *name, int elem_type, int ndim,
+                             const int64_t *dims, const void *data, tb_mode_t mode);
+Onnx__TensorProto *tb_initializer(tb_model_t *m, const char *name, int elem_type, int ndim,
+                                  const int64_t *dims, const void *data, tb_mode_t mode);
+
+/* A node; inputs and outputs are comma-separated names ("a,,c" leaves input 1 out). */
+Onnx__NodeProto *tb_node(tb_model_t *m, const char *op_type, const char *name,
+                         const char *inputs, const char *outputs);
+void tb_node_domain(tb_model_t *m, Onnx__NodeProto *n, const char *domain);
+void tb_attr_int(tb_model_t *m, Onnx__NodeProto *n, const char *name, int64_t v);
+void tb_attr_float(tb_model_t *m, Onnx__NodeProto *n, const char *name, float v);
+void tb_attr_ints(tb_model_t *m, Onnx__NodeProto *n, const char *name, size_t count,
+                  const int64_t *v);
+void tb_attr_floats(tb_model_t *m, Onnx__NodeProto *n, const char *name, size_t count,
+                    const float *v);
+void tb_attr_string(tb_model_t *m, Onnx__NodeProto *n, const char *name, const char *v);
+void tb_attr_tensor(tb_model_t *m, Onnx__NodeProto *n, const char *name, Onnx__TensorProto *t);
+
+/* The serialized model (owned by m) and the path it was written to (owned by m). */
+const uint8_t *tb_pack(tb_model_t *m, size_t *len);
+const char *tb_write(tb_model_t *m);
+
+/* Writes bytes to a file in the model directory; returns its path (owned by m). */
+const char *tb_write_file(tb_model_t *m, const char *name, const void *data, size_t len);
+
+/* Frees the builder and removes its directory. */
+void tb_free(tb_model_t *m);
+
+/* Writes and loads the model through the vtable. */
+inferd_status_t tb_load(tb_model_t *m, void **state, inferd_err_t *err);
+
+/* Loads m, runs it once (inputs are unref'd by the helper, whatever happens), unloads.
+ * On success outputs[] hold new references; the status is the load's or the run's. */
+inferd_status_t tb_run(tb_model_t *m, inferd_tensor_t **inputs, size_t n_inputs,
+                       inferd_tensor_t **outputs, size_t n_outputs, inferd_err_t *err);
+
+/* A REQUEST-owned tensor holding a copy of data (numel * element size bytes). */
+inferd_tensor_t *tb_t(inferd_dtype_t dt, int ndim, const int64_t *dims, const void *data);
+
+/* Asserts dtype, shape and values (floats within tol, relative to max(1, |want|); other
+ * dtypes bytewise). */
+void tb_expect(const inferd_tensor_t *t, inferd_dtype_t dt, int ndim, const int64_t *dims,
+               const void *want, double tol);
+
+/* Asserts that msg contains needle. */
+void tb_expect_msg(const inferd_err_t *err, const char *needle);
+
+#endif

@@ -1,0 +1,252 @@
+/* Tests for src/sched/sched.c with a fake backend whose execute can be held at a gate. */
+#include "test.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/thread.h"
+#include "sched/sched.h"
+
+/* ---- fake backend ------------------------------------------------------------------ */
+
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static bool gate_open;
+static int running; /* executions inside the gate, under gate_lock */
+static atomic_int executed;
+
+static inferd_status_t fake_execute(inferd_ctx_t *ctx, void *state, inferd_tensor_t *const *in,
+                                    inferd_tensor_t **out, inferd_err_t *err)
+{
+    (void)ctx;
+    (void)state;
+    (void)err;
+    pthread_mutex_lock(&gate_lock);
+    running++;
+    pthread_cond_broadcast(&gate_cond);
+    while (!gate_open)
+        pthread_cond_wait(&gate_cond, &gate_lock);
+    running--;
+    pthread_mutex_unlock(&gate_lock);
+    atomic_fetch_add(&executed, 1);
+    out[0] = inferd_tensor_ref(in[0]);
+    return INFERD_OK;
+}
+
+static const inferd_backend_vtable_t fake_backend = {
+    .abi_version = INFERD_BACKEND_ABI_VERSION,
+    .name = "fake",
+    .execute = fake_execute,
+};
+
+static void set_gate(bool open)
+{
+    pthread_mutex_lock(&gate_lock);
+    gate_open = open;
+    pthread_cond_broadcast(&gate_cond);
+    pthread_mutex_unlock(&gate_lock);
+}
+
+static void wait_running(int n)
+{
+    pthread_mutex_lock(&gate_lock);
+    while (running < n)
+        pthread_cond_wait(&gate_cond, &gate_lock);
+    pthread_mutex_unlock(&gate_lock);
+}
+
+/* ---- requests ---------------------------------------------------------------------- */
+
+typedef struct {
+    inferd_infer_request_t req;
+    inferd_tensor_t *in[1];
+    inferd_tensor_t *out[1];
+    atomic_bool done;
+} fake_req_t;
+
+static void done_cb(inferd_infer_request_t *r)
+{
+    fake_req_t *f = r->done_arg;
+    atomic_store(&f->done, true);
+}
+
+static void fake_req_init(fake_req_t *f)
+{
+    memset(f, 0, sizeof(*f));
+    inferd_ctx_init(&f->req.ctx);
+    int64_t dims[1] = {2};
+    f->in[0] = inferd_tensor_create(INFERD_DTYPE_FP32, dims, 1, 0, INFERD_OWNER_REQUEST, NULL);
+    f->req.inputs = f->in;
+    f->req.n_inputs = 1;
+    f->req.outputs = f->out;
+    f->req.n_outputs = 1;
+    f->req.batch_size = 1;
+    f->req.done_cb = done_cb;
+    f->req.done_arg = f;
+    atomic_init(&f->done, false);
+}
+
+static void fake_req_wait(fake_req_t *f)
+{
+    struct timespec ts = {0, 1000000};
+    for (int i = 0; i < 10000 && !atomic_load(&f->done); i++)
+        nanosleep(&ts, NULL);
+    assert_true(atomic_load(&f->done));
+}
+
+static void fake_req_deinit(fake_req_t *f)
+{
+    inferd_tensor_unref(f->in[0]);
+    inferd_tensor_unref(f->out[0]);
+}
+
+static inferd_model_stats_t stats;
+
+static inferd_sched_t *make_sched(int instances, uint32_t queue)
+{
+    inferd_model_stats_init(&stats);
+    inferd_sched_options_t o = {
+        .model_name = "fake",
+        .version = 1,
+        .instance_count = instances,
+        .max_queue_size = queue,
+        .backend = &fake_backend,
+        .stats = &stats,
+    };
+    inferd_sched_t *s = NULL;
+    inferd_err_t err;
+    assert_int_equal(inferd_sched_create(&o, &s, &err), INFERD_OK);
+    assert_non_null(s);
+    return s;
+}
+
+/* ---- tests ------------------------------------------------------------------------- */
+
+static void test_runs_and_counts(void **state)
+{
+    (void)state;
+    size_t base = inferd_thread_count();
+    set_gate(true);
+    atomic_store(&executed, 0);
+    inferd_sched_t *s = make_sched(2, 8);
+    assert_int_equal(inferd_thread_count(), base + 2);
+    fake_req_t r[4];
+    inferd_err_t err;
+    for (int i = 0; i < 4; i++) {
+        fake_req_init(&r[i]);
+        assert_int_equal(inferd_sched_submit(s, &r[i].req, &err), INFERD_OK);
+    }
+    for (int i = 0; i < 4; i++) {
+        fake_req_wait(&r[i]);
+        assert_int_equal(r[i].req.status, INFERD_OK);
+        assert_ptr_equal(r[i].out[0], r[i].in[0]);
+        fake_req_deinit(&r[i]);
+    }
+    inferd_sched_destroy(s);
+    assert_int_equal(inferd_thread_count(), base);
+    assert_int_equal(atomic_load(&executed), 4);
+    assert_int_equal(atomic_load(&stats.exec_count), 4);
+    assert_int_equal(atomic_load(&stats.inference_count), 4);
+    assert_int_equal(atomic_load(&stats.pending), 0);
+    assert_no_live_tensors();
+}
+
+static void test_full_queue_rejects(void **state)
+{
+    (void)state;
+    set_gate(false);
+    inferd_sched_t *s = make_sched(1, 2);
+    fake_req_t r[4];
+    inferd_err_t err;
+    fake_req_init(&r[0]);
+    assert_int_equal(inferd_sched_submit(s, &r[0].req, &err), INFERD_OK);
+    wait_running(1); /* r0 is executing, the queue is empty */
+    for (int i = 1; i < 3; i++) {
+        fake_req_init(&r[i]);
+        assert_int_equal(inferd_sched_submit(s, &r[i].req, &err), INFERD_OK);
+    }
+    fake_req_init(&r[3]);
+    assert_int_equal(inferd_sched_submit(s, &r[3].req, &err), INFERD_E_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(err.msg, "queue is full"));
+    assert_false(atomic_load(&r[3].done));
+    set_gate(true);
+    for (int i = 0; i < 3; i++) {
+        fake_req_wait(&r[i]);
+        assert_int_equal(r[i].req.status, INFERD_OK);
+    }
+    inferd_sched_destroy(s);
+    for (int i = 0; i < 4; i++)
+        fake_req_deinit(&r[i]);
+    assert_no_live_tensors();
+}
+
+static void test_expired_and_cancelled_never_run(void **state)
+{
+    (void)state;
+    set_gate(false);
+    atomic_store(&executed, 0);
+    inferd_sched_t *s = make_sched(1, 8);
+    fake_req_t blocker, late, gone;
+    inferd_err_t err;
+    fake_req_init(&blocker);
+    assert_int_equal(inferd_sched_submit(s, &blocker.req, &err), INFERD_OK);
+    wait_running(1);
+
+    fake_req_init(&late);
+    inferd_ctx_set_timeout_us(&late.req.ctx, 1000); /* 1 ms: passes while queued */
+    assert_int_equal(inferd_sched_submit(s, &late.req, &err), INFERD_OK);
+    fake_req_init(&gone);
+    assert_int_equal(inferd_sched_submit(s, &gone.req, &err), INFERD_OK);
+    inferd_ctx_cancel(&gone.req.ctx);
+
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    set_gate(true);
+    fake_req_wait(&blocker);
+    fake_req_wait(&late);
+    fake_req_wait(&gone);
+    assert_int_equal(blocker.req.status, INFERD_OK);
+    assert_int_equal(late.req.status, INFERD_E_DEADLINE_EXCEEDED);
+    assert_int_equal(gone.req.status, INFERD_E_CANCELLED);
+    assert_null(late.out[0]);
+    assert_null(gone.out[0]);
+    assert_int_equal(atomic_load(&executed), 1);
+    inferd_sched_destroy(s);
+    fake_req_deinit(&blocker);
+    fake_req_deinit(&late);
+    fake_req_deinit(&gone);
+    assert_no_live_tensors();
+}
+
+static void test_destroy_drains_queue(void **state)
+{
+    (void)state;
+    set_gate(true);
+    atomic_store(&executed, 0);
+    inferd_sched_t *s = make_sched(1, 64);
+    fake_req_t r[16];
+    inferd_err_t err;
+    for (int i = 0; i < 16; i++) {
+        fake_req_init(&r[i]);
+        assert_int_equal(inferd_sched_submit(s, &r[i].req, &err), INFERD_OK);
+    }
+    inferd_sched_destroy(s); /* every queued request still completes */
+    for (int i = 0; i < 16; i++) {
+        assert_true(atomic_load(&r[i].done));
+        fake_req_deinit(&r[i]);
+    }
+    assert_int_equal(atomic_load(&executed), 16);
+    assert_no_live_tensors();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_runs_and_counts),
+        cmocka_unit_test(test_full_queue_rejects),
+        cmocka_unit_test(test_expired_and_cancelled_never_run),
+        cmocka_unit_test(test_destroy_drains_queue),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
