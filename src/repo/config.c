@@ -22,14 +22,14 @@
 
 /* Limits. A config is written by an operator, but it may come from an API call too
  * (the repository load extension), so nothing it says may grow without bound. */
-#define CONFIG_MAX_TEXT (1u << 20)     /* bytes of config text */
-#define CONFIG_MAX_DEPTH 32            /* nested messages and lists */
-#define CONFIG_MAX_STRING 16384        /* bytes in one decoded string */
-#define CONFIG_MAX_IO 1024             /* inputs, and outputs */
-#define CONFIG_MAX_GROUPS 64           /* instance groups */
-#define CONFIG_MAX_GROUP_COUNT 256     /* instances in one group */
-#define CONFIG_MAX_LIST 1024           /* versions, parameters, gpus */
-#define CONFIG_MAX_PREFERRED 64        /* preferred batch sizes */
+#define CONFIG_MAX_TEXT (1u << 20) /* bytes of config text */
+#define CONFIG_MAX_DEPTH 32        /* nested messages and lists */
+#define CONFIG_MAX_STRING 16384    /* bytes in one decoded string */
+#define CONFIG_MAX_IO 1024         /* inputs, and outputs */
+#define CONFIG_MAX_GROUPS 64       /* instance groups */
+#define CONFIG_MAX_GROUP_COUNT 256 /* instances in one group */
+#define CONFIG_MAX_LIST 1024       /* versions, parameters, gpus */
+#define CONFIG_MAX_PREFERRED 64    /* preferred batch sizes */
 
 #define ONNX_PLATFORM "onnxruntime_onnx"
 #define ONNX_BACKEND "onnxruntime"
@@ -450,8 +450,8 @@ static inferd_status_t read_string_value(parser_t *ps, const tok_t *name, char *
 {
     if (ps->tok.kind != TOK_STRING) {
         char buf[64];
-        return fail_tok(ps, &ps->tok, "'%.*s' expects a string, found %s", (int)name->n,
-                        name->s, tok_describe(&ps->tok, buf, sizeof(buf)));
+        return fail_tok(ps, &ps->tok, "'%.*s' expects a string, found %s", (int)name->n, name->s,
+                        tok_describe(&ps->tok, buf, sizeof(buf)));
     }
     tok_t first = ps->tok;
     char *s = inferd_xmalloc(CONFIG_MAX_STRING + 1);
@@ -478,8 +478,7 @@ static inferd_status_t read_string_value(parser_t *ps, const tok_t *name, char *
             }
             if (len + n > CONFIG_MAX_STRING) {
                 inferd_free(s);
-                return fail_tok(ps, &first, "string is longer than %d bytes",
-                                CONFIG_MAX_STRING);
+                return fail_tok(ps, &first, "string is longer than %d bytes", CONFIG_MAX_STRING);
             }
             memcpy(s + len, piece, n);
             len += n;
@@ -529,8 +528,8 @@ static inferd_status_t read_int_value(parser_t *ps, const tok_t *name, int64_t l
     bool overflow = false;
     for (; i < t->n; i++) {
         if (!is_digit(t->s[i]))
-            return fail_tok(ps, t, "'%.*s' expects an integer, found %s", (int)name->n,
-                            name->s, tok_describe(t, buf, sizeof(buf)));
+            return fail_tok(ps, t, "'%.*s' expects an integer, found %s", (int)name->n, name->s,
+                            tok_describe(t, buf, sizeof(buf)));
         unsigned d = (unsigned)(t->s[i] - '0');
         if (mag > (UINT64_MAX - d) / 10)
             overflow = true;
@@ -548,8 +547,7 @@ static inferd_status_t read_int_value(parser_t *ps, const tok_t *name, int64_t l
         overflow = true;
     if (overflow || v < lo || v > hi)
         return fail_tok(ps, t, "'%.*s' value %s is out of range [%lld, %lld]", (int)name->n,
-                        name->s, tok_describe(t, buf, sizeof(buf)), (long long)lo,
-                        (long long)hi);
+                        name->s, tok_describe(t, buf, sizeof(buf)), (long long)lo, (long long)hi);
     *out = v;
     return advance(ps);
 }
@@ -652,9 +650,9 @@ static inferd_status_t read_int_list(parser_t *ps, const tok_t *name, int64_t lo
             return advance(ps);
         if (!tok_is(&ps->tok, ',')) {
             char buf[64];
-            return fail_tok(ps, &ps->tok, "expected ',' or ']' in the list opened at %d:%d, "
-                                          "found %s",
-                            open.line, open.col, tok_describe(&ps->tok, buf, sizeof(buf)));
+            return fail_tok(ps, &ps->tok,
+                            "expected ',' or ']' in the list opened at %d:%d, found %s", open.line,
+                            open.col, tok_describe(&ps->tok, buf, sizeof(buf)));
         }
         if ((st = advance(ps)) != INFERD_OK)
             return st;
@@ -698,16 +696,15 @@ static inferd_status_t nest_enter(parser_t *ps, const tok_t *t)
 }
 
 /* A message value: `name { ... }`, `name: { ... }` or the angle-bracket form. */
-static inferd_status_t read_message(parser_t *ps, const tok_t *name, const msg_def_t *m,
-                                    void *obj)
+static inferd_status_t read_message(parser_t *ps, const tok_t *name, const msg_def_t *m, void *obj)
 {
     inferd_status_t st;
     if (tok_is(&ps->tok, ':') && (st = advance(ps)) != INFERD_OK)
         return st;
     if (!tok_is(&ps->tok, '{') && !tok_is(&ps->tok, '<')) {
         char buf[64];
-        return fail_tok(ps, &ps->tok, "'%.*s' expects a message '{ ... }', found %s",
-                        (int)name->n, name->s, tok_describe(&ps->tok, buf, sizeof(buf)));
+        return fail_tok(ps, &ps->tok, "'%.*s' expects a message '{ ... }', found %s", (int)name->n,
+                        name->s, tok_describe(&ps->tok, buf, sizeof(buf)));
     }
     tok_t open = ps->tok;
     char close = open.s[0] == '{' ? '}' : '>';
@@ -759,9 +756,9 @@ static inferd_status_t read_message_list(parser_t *ps, const tok_t *name, const 
             break;
         if (!tok_is(&ps->tok, ',')) {
             char buf[64];
-            return fail_tok(ps, &ps->tok, "expected ',' or ']' in the list opened at %d:%d, "
-                                          "found %s",
-                            open.line, open.col, tok_describe(&ps->tok, buf, sizeof(buf)));
+            return fail_tok(ps, &ps->tok,
+                            "expected ',' or ']' in the list opened at %d:%d, found %s", open.line,
+                            open.col, tok_describe(&ps->tok, buf, sizeof(buf)));
         }
         if ((st = advance(ps)) != INFERD_OK)
             return st;
@@ -838,9 +835,9 @@ static inferd_status_t skip_body(parser_t *ps, char close, const tok_t *open)
         if (tok_is(&ps->tok, close))
             return advance(ps);
         if (ps->tok.kind == TOK_EOF)
-            return fail_tok(ps, &ps->tok, "expected '%c' to close the '%c' at %d:%d, found end "
-                                          "of input",
-                            close, open->s[0], open->line, open->col);
+            return fail_tok(ps, &ps->tok,
+                            "expected '%c' to close the '%c' at %d:%d, found end of input", close,
+                            open->s[0], open->line, open->col);
         if (ps->tok.kind != TOK_IDENT) {
             char buf[64];
             return fail_tok(ps, &ps->tok, "expected a field name, found %s",
@@ -867,9 +864,9 @@ static inferd_status_t parse_body(parser_t *ps, const msg_def_t *m, void *obj, c
         if (ps->tok.kind == TOK_EOF) {
             if (!close)
                 return INFERD_OK;
-            return fail_tok(ps, &ps->tok, "expected '%c' to close the '%c' at %d:%d, found end "
-                                          "of input",
-                            close, open->s[0], open->line, open->col);
+            return fail_tok(ps, &ps->tok,
+                            "expected '%c' to close the '%c' at %d:%d, found end of input", close,
+                            open->s[0], open->line, open->col);
         }
         if (ps->tok.kind != TOK_IDENT) {
             char buf[64];
@@ -888,15 +885,16 @@ static inferd_status_t parse_body(parser_t *ps, const msg_def_t *m, void *obj, c
         if (field < 0)
             return fail_tok(ps, &name, "unknown field '%.*s'%s", shown, name.s, m->what);
         if (m->fields[field].kind == FIELD_UNSUPPORTED)
-            return fail_tok(ps, &name, "field '%.*s'%s is not supported by inferd", shown,
-                            name.s, m->what);
+            return fail_tok(ps, &name, "field '%.*s'%s is not supported by inferd", shown, name.s,
+                            m->what);
         if (m->fields[field].kind == FIELD_SINGLE) {
             if (seen & (UINT64_C(1) << field))
-                return fail_tok(ps, &name, "field '%.*s'%s is given more than once", shown,
-                                name.s, m->what);
+                return fail_tok(ps, &name, "field '%.*s'%s is given more than once", shown, name.s,
+                                m->what);
             seen |= UINT64_C(1) << field;
         }
-        if ((st = advance(ps)) != INFERD_OK || (st = m->on_field(ps, obj, field, &name)) != INFERD_OK)
+        if ((st = advance(ps)) != INFERD_OK ||
+            (st = m->on_field(ps, obj, field, &name)) != INFERD_OK)
             return st;
     }
 }
@@ -905,9 +903,9 @@ static inferd_status_t parse_body(parser_t *ps, const msg_def_t *m, void *obj, c
 /* The ModelConfig schema (the subset inferd reads)                                     */
 
 static const char *const datatype_names[] = {
-    "TYPE_INVALID", "TYPE_BOOL",  "TYPE_UINT8", "TYPE_UINT16", "TYPE_UINT32",
-    "TYPE_UINT64",  "TYPE_INT8",  "TYPE_INT16", "TYPE_INT32",  "TYPE_INT64",
-    "TYPE_FP16",    "TYPE_FP32",  "TYPE_FP64",  "TYPE_STRING", "TYPE_BF16",
+    "TYPE_INVALID", "TYPE_BOOL", "TYPE_UINT8", "TYPE_UINT16", "TYPE_UINT32",
+    "TYPE_UINT64",  "TYPE_INT8", "TYPE_INT16", "TYPE_INT32",  "TYPE_INT64",
+    "TYPE_FP16",    "TYPE_FP32", "TYPE_FP64",  "TYPE_STRING", "TYPE_BF16",
 };
 static const char *const format_names[] = {"FORMAT_NONE", "FORMAT_NHWC", "FORMAT_NCHW"};
 static const char *const kind_names[] = {"KIND_AUTO", "KIND_GPU", "KIND_CPU", "KIND_MODEL"};
@@ -936,13 +934,13 @@ typedef struct reshape_target {
     int64_t *dims;
 } reshape_target_t;
 
-static inferd_status_t sink_dim(parser_t *ps, int *ndim, int64_t *dims, int64_t v,
-                                const tok_t *at, const char *what)
+static inferd_status_t sink_dim(parser_t *ps, int *ndim, int64_t *dims, int64_t v, const tok_t *at,
+                                const char *what)
 {
     if (v == 0 || v < -1)
-        return fail_tok(ps, at, "%s value %lld is invalid (each is >= 1, or -1 for a variable "
-                                "size)",
-                        what, (long long)v);
+        return fail_tok(ps, at,
+                        "%s value %lld is invalid (each is >= 1, or -1 for a variable size)", what,
+                        (long long)v);
     if (*ndim >= INFERD_MAX_DIMS)
         return fail_tok(ps, at, "too many %s (at most %d)", what, INFERD_MAX_DIMS);
     dims[(*ndim)++] = v;
@@ -1028,9 +1026,7 @@ static inferd_status_t io_field(parser_t *ps, void *obj, int field, const tok_t 
         io->data_type = (inferd_dtype_t)v;
         return st;
     case IO_DIMS: return read_int_list(ps, name, INT64_MIN, INT64_MAX, sink_dims, io);
-    case IO_RESHAPE:
-        io->has_reshape = true;
-        return read_message(ps, name, &reshape_def, io);
+    case IO_RESHAPE: io->has_reshape = true; return read_message(ps, name, &reshape_def, io);
     case IO_OPTIONAL: return read_bool(ps, name, &io->optional);
     case IO_FORMAT:
         /* Layout hints matter to image backends only; the ONNX graph fixes the layout. */
@@ -1046,8 +1042,7 @@ static inferd_status_t io_field(parser_t *ps, void *obj, int field, const tok_t 
     return INFERD_E_INTERNAL;
 }
 
-static const msg_def_t input_def = {" in 'input'", input_fields, COUNT_OF(input_fields),
-                                    io_field};
+static const msg_def_t input_def = {" in 'input'", input_fields, COUNT_OF(input_fields), io_field};
 static const msg_def_t output_def = {" in 'output'", output_fields, COUNT_OF(output_fields),
                                      io_field};
 
@@ -1103,8 +1098,7 @@ typedef struct policy_ctx {
 } policy_ctx_t;
 
 enum { LATEST_NUM_VERSIONS };
-static const field_def_t latest_fields[] = {
-    [LATEST_NUM_VERSIONS] = {"num_versions", FIELD_SINGLE}};
+static const field_def_t latest_fields[] = {[LATEST_NUM_VERSIONS] = {"num_versions", FIELD_SINGLE}};
 
 static inferd_status_t latest_field(parser_t *ps, void *obj, int field, const tok_t *name)
 {
@@ -1148,8 +1142,8 @@ static inferd_status_t specific_field(parser_t *ps, void *obj, int field, const 
     return read_int_list(ps, name, 1, INT64_MAX, sink_version, obj);
 }
 
-static const msg_def_t specific_def = {" in 'specific'", specific_fields,
-                                       COUNT_OF(specific_fields), specific_field};
+static const msg_def_t specific_def = {" in 'specific'", specific_fields, COUNT_OF(specific_fields),
+                                       specific_field};
 
 enum { POLICY_LATEST, POLICY_ALL, POLICY_SPECIFIC };
 static const field_def_t policy_fields[] = {
@@ -1185,8 +1179,8 @@ static inferd_status_t policy_field(parser_t *ps, void *obj, int field, const to
     return INFERD_E_INTERNAL;
 }
 
-static const msg_def_t policy_def = {" in 'version_policy'", policy_fields,
-                                     COUNT_OF(policy_fields), policy_field};
+static const msg_def_t policy_def = {" in 'version_policy'", policy_fields, COUNT_OF(policy_fields),
+                                     policy_field};
 
 /* --- instance_group --- */
 
@@ -1339,8 +1333,7 @@ static inferd_status_t batching_field(parser_t *ps, void *obj, int field, const 
     int64_t v = 0;
     inferd_status_t st;
     switch (field) {
-    case DB_PREFERRED_BATCH_SIZE:
-        return read_int_list(ps, name, 1, INT32_MAX, sink_preferred, db);
+    case DB_PREFERRED_BATCH_SIZE: return read_int_list(ps, name, 1, INT32_MAX, sink_preferred, db);
     case DB_MAX_QUEUE_DELAY_MICROSECONDS:
         st = read_int(ps, name, 0, INT64_MAX, &v);
         db->max_queue_delay_microseconds = (uint64_t)v;
@@ -1538,6 +1531,10 @@ static const msg_def_t config_def = {"", config_fields, COUNT_OF(config_fields),
 inferd_status_t inferd_model_config_parse(const char *text, size_t len, const char *source,
                                           inferd_model_config_t *cfg, inferd_err_t *err)
 {
+    if (!text) { /* NULL + 0 is undefined: read no text instead */
+        text = "";
+        len = 0;
+    }
     parser_t ps = {
         .p = text,
         .end = text + len,
@@ -1549,9 +1546,9 @@ inferd_status_t inferd_model_config_parse(const char *text, size_t len, const ch
     };
     inferd_status_t st;
     if (len > CONFIG_MAX_TEXT) {
-        st = inferd_err_set(err, INFERD_E_INVALID_ARG, "%s: config is %zu bytes, over the "
-                                                       "limit of %u",
-                            ps.source, len, CONFIG_MAX_TEXT);
+        st = inferd_err_set(err, INFERD_E_INVALID_ARG,
+                            "%s: config is %zu bytes, over the limit of %u", ps.source, len,
+                            CONFIG_MAX_TEXT);
     } else {
         st = advance(&ps);
         if (st == INFERD_OK)
@@ -1648,8 +1645,7 @@ static int dim_segments(const int64_t *dims, int ndim, int64_t *seg)
 }
 
 /* Checks one config entry on its own: dims, reshape, dtype. */
-static inferd_status_t io_check(const inferd_model_io_t *io, const char *what,
-                                inferd_err_t *err)
+static inferd_status_t io_check(const inferd_model_io_t *io, const char *what, inferd_err_t *err)
 {
     if (is_empty(io->name))
         return inferd_err_set(err, INFERD_E_INVALID_ARG, "an %s has no name", what);
@@ -1709,8 +1705,8 @@ static inferd_status_t io_match(const inferd_model_io_t *io, const inferd_backen
                               io->name, what);
     if (m->dtype != io->data_type)
         return inferd_err_set(err, INFERD_E_INVALID_ARG,
-                              "%s '%s': the model's data type is %s but the config says %s",
-                              what, io->name, inferd_dtype_config_name(m->dtype),
+                              "%s '%s': the model's data type is %s but the config says %s", what,
+                              io->name, inferd_dtype_config_name(m->dtype),
                               inferd_dtype_config_name(io->data_type));
     if (m->ndim < 0)
         return INFERD_OK;
@@ -1731,11 +1727,8 @@ static inferd_status_t io_match(const inferd_model_io_t *io, const inferd_backen
         shape_str(m->dims, m->ndim, want, sizeof(want));
         shape_str(full, n, got, sizeof(got));
         return inferd_err_set(err, INFERD_E_INVALID_ARG,
-                              "%s '%s': the model expects shape %s but the config gives %s%s",
-                              what, io->name, want, got,
-                              max_batch_size > 0 ? " (with the batch dim that max_batch_size > "
-                                                   "0 adds in front)"
-                                                 : "");
+                              "%s '%s': the model expects shape %s but the config gives %s%s", what,
+                              io->name, want, got, max_batch_size > 0 ? " (batch dim first)" : "");
     }
     return INFERD_OK;
 }
@@ -1746,15 +1739,14 @@ static inferd_status_t check_unique(const inferd_model_io_t *ios, size_t n, cons
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < i; j++)
             if (strcmp(ios[i].name, ios[j].name) == 0)
-                return inferd_err_set(err, INFERD_E_INVALID_ARG, "%s '%s' is listed twice",
-                                      what, ios[i].name);
+                return inferd_err_set(err, INFERD_E_INVALID_ARG, "%s '%s' is listed twice", what,
+                                      ios[i].name);
     return INFERD_OK;
 }
 
 /* Every model tensor must accept the batch dim when the config asks for batching. */
 static inferd_status_t check_batchable(const inferd_backend_io_t *ios, size_t n,
-                                       int32_t max_batch_size, const char *what,
-                                       inferd_err_t *err)
+                                       int32_t max_batch_size, const char *what, inferd_err_t *err)
 {
     for (size_t i = 0; i < n; i++) {
         if (ios[i].ndim < 0 || io_batchable(&ios[i]))
@@ -1769,10 +1761,9 @@ static inferd_status_t check_batchable(const inferd_backend_io_t *ios, size_t n,
     return INFERD_OK;
 }
 
-static inferd_status_t validate(const inferd_model_config_t *cfg,
-                                const inferd_backend_io_t *inputs, size_t n_inputs,
-                                const inferd_backend_io_t *outputs, size_t n_outputs,
-                                inferd_err_t *err)
+static inferd_status_t validate(const inferd_model_config_t *cfg, const inferd_backend_io_t *inputs,
+                                size_t n_inputs, const inferd_backend_io_t *outputs,
+                                size_t n_outputs, inferd_err_t *err)
 {
     inferd_status_t st;
     if (cfg->max_batch_size < 0)
@@ -1791,14 +1782,13 @@ static inferd_status_t validate(const inferd_model_config_t *cfg,
         (st = check_unique(cfg->outputs, cfg->n_outputs, "output", err)) != INFERD_OK)
         return st;
     if (cfg->max_batch_size > 0 &&
-        ((st = check_batchable(inputs, n_inputs, cfg->max_batch_size, "input", err)) !=
-             INFERD_OK ||
+        ((st = check_batchable(inputs, n_inputs, cfg->max_batch_size, "input", err)) != INFERD_OK ||
          (st = check_batchable(outputs, n_outputs, cfg->max_batch_size, "output", err)) !=
              INFERD_OK))
         return st;
     for (size_t i = 0; i < cfg->n_inputs; i++)
-        if ((st = io_match(&cfg->inputs[i], inputs, n_inputs, cfg->max_batch_size, "input",
-                           err)) != INFERD_OK)
+        if ((st = io_match(&cfg->inputs[i], inputs, n_inputs, cfg->max_batch_size, "input", err)) !=
+            INFERD_OK)
             return st;
     for (size_t i = 0; i < cfg->n_outputs; i++)
         if ((st = io_match(&cfg->outputs[i], outputs, n_outputs, cfg->max_batch_size, "output",
@@ -1825,11 +1815,11 @@ static inferd_status_t validate(const inferd_model_config_t *cfg,
                                       (int)cfg->max_batch_size);
     }
     if (cfg->version_policy == INFERD_VERSION_POLICY_LATEST && cfg->latest_num_versions < 1)
-        return inferd_err_set(err, INFERD_E_INVALID_ARG, "version_policy latest needs "
-                                                         "num_versions >= 1");
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "version_policy latest needs num_versions >= 1");
     if (cfg->version_policy == INFERD_VERSION_POLICY_SPECIFIC && cfg->n_specific_versions == 0)
-        return inferd_err_set(err, INFERD_E_INVALID_ARG, "version_policy specific lists no "
-                                                         "versions");
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "version_policy specific lists no versions");
     return INFERD_OK;
 }
 
@@ -1843,8 +1833,8 @@ inferd_status_t inferd_model_config_complete(inferd_model_config_t *cfg, const c
         set_str(&cfg->name, model_name);
     else if (strcmp(cfg->name, model_name) != 0)
         return inferd_err_set(err, INFERD_E_INVALID_ARG,
-                              "config name '%s' does not match the model directory '%s'",
-                              cfg->name, model_name);
+                              "config name '%s' does not match the model directory '%s'", cfg->name,
+                              model_name);
 
     /* Both spellings of "ONNX" are reported the way Triton reports them. */
     bool onnx = (is_empty(cfg->backend) && is_empty(cfg->platform)) ||

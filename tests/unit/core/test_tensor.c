@@ -88,8 +88,7 @@ static void shape_numel_errors(void **state)
     int64_t many[INFERD_MAX_DIMS + 1];
     for (int i = 0; i <= INFERD_MAX_DIMS; i++)
         many[i] = 1;
-    assert_int_equal(inferd_shape_numel(many, INFERD_MAX_DIMS, UINT64_MAX, &n, &err),
-                     INFERD_OK);
+    assert_int_equal(inferd_shape_numel(many, INFERD_MAX_DIMS, UINT64_MAX, &n, &err), INFERD_OK);
     assert_int_equal(inferd_shape_numel(many, INFERD_MAX_DIMS + 1, UINT64_MAX, &n, &err),
                      INFERD_E_INVALID_ARG);
     assert_int_equal(inferd_shape_numel(many, -1, UINT64_MAX, &n, &err), INFERD_E_INVALID_ARG);
@@ -103,8 +102,8 @@ static void create_owns_zeroed_data(void **state)
     (void)state;
     inferd_err_t err;
     const int64_t d[] = {2, 3};
-    inferd_tensor_t *t = inferd_tensor_create(INFERD_DTYPE_FP32, d, 2, 0, INFERD_OWNER_REQUEST,
-                                              &err);
+    inferd_tensor_t *t =
+        inferd_tensor_create(INFERD_DTYPE_FP32, d, 2, 0, INFERD_OWNER_REQUEST, &err);
     assert_non_null(t);
     assert_int_equal(t->ndim, 2);
     assert_int_equal(t->dims[1], 3);
@@ -126,8 +125,8 @@ static void create_scalar_and_empty(void **state)
 {
     (void)state;
     inferd_err_t err;
-    inferd_tensor_t *s = inferd_tensor_create(INFERD_DTYPE_INT64, NULL, 0, 0, INFERD_OWNER_MODEL,
-                                              &err);
+    inferd_tensor_t *s =
+        inferd_tensor_create(INFERD_DTYPE_INT64, NULL, 0, 0, INFERD_OWNER_MODEL, &err);
     assert_non_null(s);
     assert_int_equal(s->ndim, 0);
     assert_int_equal(inferd_tensor_numel(s), 1);
@@ -135,8 +134,7 @@ static void create_scalar_and_empty(void **state)
     assert_non_null(s->data);
 
     const int64_t d[] = {4, 0};
-    inferd_tensor_t *e = inferd_tensor_create(INFERD_DTYPE_FP32, d, 2, 0, INFERD_OWNER_MODEL,
-                                              &err);
+    inferd_tensor_t *e = inferd_tensor_create(INFERD_DTYPE_FP32, d, 2, 0, INFERD_OWNER_MODEL, &err);
     assert_non_null(e);
     assert_int_equal(inferd_tensor_numel(e), 0);
     assert_int_equal(e->nbytes, 0);
@@ -180,8 +178,8 @@ static void create_bytes_uses_given_size(void **state)
     (void)state;
     inferd_err_t err;
     const int64_t d[] = {2};
-    inferd_tensor_t *t = inferd_tensor_create(INFERD_DTYPE_BYTES, d, 1, 13, INFERD_OWNER_REQUEST,
-                                              &err);
+    inferd_tensor_t *t =
+        inferd_tensor_create(INFERD_DTYPE_BYTES, d, 1, 13, INFERD_OWNER_REQUEST, &err);
     assert_non_null(t);
     assert_int_equal(t->nbytes, 13);
     inferd_tensor_unref(t);
@@ -243,8 +241,7 @@ static void view_keeps_parent_alive(void **state)
     release_probe_t probe = {0, NULL};
     const int64_t d[] = {16};
     inferd_tensor_t *parent = inferd_tensor_wrap(INFERD_DTYPE_FP32, d, 1, body, sizeof(body),
-                                                 probe_release, &probe, INFERD_OWNER_REQUEST,
-                                                 &err);
+                                                 probe_release, &probe, INFERD_OWNER_REQUEST, &err);
     assert_non_null(parent);
     const int64_t vd[] = {2, 2};
     inferd_tensor_t *v = inferd_tensor_view(parent, 16, INFERD_DTYPE_FP32, vd, 2, 16, &err);
@@ -281,8 +278,7 @@ static void view_out_of_range_fails(void **state)
     (void)state;
     inferd_err_t err;
     const int64_t d[] = {4};
-    inferd_tensor_t *t = inferd_tensor_create(INFERD_DTYPE_FP32, d, 1, 0, INFERD_OWNER_ARENA,
-                                              &err);
+    inferd_tensor_t *t = inferd_tensor_create(INFERD_DTYPE_FP32, d, 1, 0, INFERD_OWNER_ARENA, &err);
     assert_non_null(t);
     const int64_t vd[] = {2};
     assert_null(inferd_tensor_view(t, 12, INFERD_DTYPE_FP32, vd, 1, 8, &err));
@@ -329,8 +325,8 @@ static void long_view_chain_unrefs_iteratively(void **state)
     (void)state;
     inferd_err_t err;
     const int64_t d[] = {4};
-    inferd_tensor_t *t = inferd_tensor_create(INFERD_DTYPE_UINT8, d, 1, 0, INFERD_OWNER_ARENA,
-                                              &err);
+    inferd_tensor_t *t =
+        inferd_tensor_create(INFERD_DTYPE_UINT8, d, 1, 0, INFERD_OWNER_ARENA, &err);
     for (int i = 0; i < 100000; i++) {
         inferd_tensor_t *v = inferd_tensor_view(t, 0, INFERD_DTYPE_UINT8, d, 1, 4, &err);
         assert_non_null(v);
@@ -349,10 +345,10 @@ static void bytes_validation(void **state)
     /* Two elements: "ab" and "" */
     const unsigned char good[] = {2, 0, 0, 0, 'a', 'b', 0, 0, 0, 0};
     assert_true(inferd_bytes_valid(good, sizeof(good), 2));
-    assert_false(inferd_bytes_valid(good, sizeof(good), 1));  /* bytes left over */
-    assert_false(inferd_bytes_valid(good, sizeof(good), 3));  /* runs out */
+    assert_false(inferd_bytes_valid(good, sizeof(good), 1));     /* bytes left over */
+    assert_false(inferd_bytes_valid(good, sizeof(good), 3));     /* runs out */
     assert_false(inferd_bytes_valid(good, sizeof(good) - 1, 2)); /* cut prefix */
-    assert_false(inferd_bytes_valid(good, 5, 1));             /* cut body */
+    assert_false(inferd_bytes_valid(good, 5, 1));                /* cut body */
     assert_true(inferd_bytes_valid(NULL, 0, 0));
     assert_false(inferd_bytes_valid(NULL, 0, 1));
     /* A length near 2^32 must not wrap around the bounds check. */
@@ -412,10 +408,9 @@ static const struct {
     uint16_t f16;
     uint32_t f32;
 } from_fp16[] = {
-    {0x0000, 0x00000000u}, {0x8000, 0x80000000u}, {0x0001, 0x33800000u},
-    {0x03ff, 0x387fc000u}, {0x0400, 0x38800000u}, {0x3c00, 0x3f800000u},
-    {0xc000, 0xc0000000u}, {0x7bff, 0x477fe000u}, {0x7c00, 0x7f800000u},
-    {0xfc00, 0xff800000u}, {0x3555, 0x3eaaa000u}, {0x8001, 0xb3800000u},
+    {0x0000, 0x00000000u}, {0x8000, 0x80000000u}, {0x0001, 0x33800000u}, {0x03ff, 0x387fc000u},
+    {0x0400, 0x38800000u}, {0x3c00, 0x3f800000u}, {0xc000, 0xc0000000u}, {0x7bff, 0x477fe000u},
+    {0x7c00, 0x7f800000u}, {0xfc00, 0xff800000u}, {0x3555, 0x3eaaa000u}, {0x8001, 0xb3800000u},
     {0x0200, 0x38000000u},
 };
 
@@ -445,8 +440,8 @@ static void fp16_conversions(void **state)
     for (size_t i = 0; i < sizeof(to_fp16) / sizeof(to_fp16[0]); i++) {
         uint16_t got = inferd_fp32_to_fp16(f32_from_bits(to_fp16[i].f32));
         if (got != to_fp16[i].f16)
-            fail_msg("fp32 0x%08x -> fp16: want 0x%04x, got 0x%04x", to_fp16[i].f32,
-                     to_fp16[i].f16, got);
+            fail_msg("fp32 0x%08x -> fp16: want 0x%04x, got 0x%04x", to_fp16[i].f32, to_fp16[i].f16,
+                     got);
     }
     for (size_t i = 0; i < sizeof(from_fp16) / sizeof(from_fp16[0]); i++) {
         uint32_t got = bits_from_f32(inferd_fp16_to_fp32(from_fp16[i].f16));

@@ -49,8 +49,7 @@ static void parse_fails_at(const char *text, const char *where, const char *what
     inferd_model_config_deinit(&cfg);
 }
 
-static inferd_backend_io_t mk_io(const char *name, inferd_dtype_t dt, int ndim,
-                                 const int64_t *dims)
+static inferd_backend_io_t mk_io(const char *name, inferd_dtype_t dt, int ndim, const int64_t *dims)
 {
     inferd_backend_io_t io;
     memset(&io, 0, sizeof(io));
@@ -566,9 +565,9 @@ static void source_name_in_messages(void **state)
     inferd_err_t err;
     const char *text = "bogus: 1";
     inferd_model_config_init(&cfg);
-    assert_int_equal(inferd_model_config_parse(text, strlen(text), "models/m/config.pbtxt", &cfg,
-                                               &err),
-                     INFERD_E_INVALID_ARG);
+    assert_int_equal(
+        inferd_model_config_parse(text, strlen(text), "models/m/config.pbtxt", &cfg, &err),
+        INFERD_E_INVALID_ARG);
     assert_string_equal(err.msg, "models/m/config.pbtxt:1:1: unknown field 'bogus'");
     /* The text need not be NUL-terminated: only len bytes are read. */
     inferd_model_config_init(&cfg);
@@ -642,8 +641,8 @@ static void complete_partial_max_batch_size(void **state)
 
     /* default_max_batch_size 0 turns the derivation off. */
     inferd_model_config_init(&cfg);
-    assert_int_equal(
-        inferd_model_config_complete(&cfg, "m", model_in, 1, model_out, 1, 0, &err), INFERD_OK);
+    assert_int_equal(inferd_model_config_complete(&cfg, "m", model_in, 1, model_out, 1, 0, &err),
+                     INFERD_OK);
     assert_int_equal(cfg.max_batch_size, 0);
     inferd_model_config_deinit(&cfg);
 }
@@ -722,10 +721,9 @@ static void complete_scalars_and_unknown_rank(void **state)
     inferd_model_config_deinit(&cfg);
 }
 
-static const char *const full_config =
-    "max_batch_size: 8\n"
-    "input { name: \"x\" data_type: TYPE_FP32 dims: [4] }\n"
-    "output { name: \"y\" data_type: TYPE_FP32 dims: [3] }\n";
+static const char *const full_config = "max_batch_size: 8\n"
+                                       "input { name: \"x\" data_type: TYPE_FP32 dims: [4] }\n"
+                                       "output { name: \"y\" data_type: TYPE_FP32 dims: [3] }\n";
 
 static void complete_full_config(void **state)
 {
@@ -846,8 +844,7 @@ static void complete_mismatches(void **state)
     assert_string_equal(err.msg, "model input 'x2' is missing from the config");
     inferd_model_config_deinit(&cfg);
     parse_ok(full_config, &cfg);
-    assert_int_equal(inferd_model_config_complete(&cfg, "m", ins, 1, outs, 2, 4, &err),
-                     INFERD_OK);
+    assert_int_equal(inferd_model_config_complete(&cfg, "m", ins, 1, outs, 2, 4, &err), INFERD_OK);
     inferd_model_config_deinit(&cfg);
 
     /* With max_batch_size > 0, even an output the config leaves out must batch. */
@@ -917,9 +914,8 @@ static void complete_densenet(void **state)
     inferd_model_config_t cfg;
     inferd_err_t err;
     parse_ok(densenet_config, &cfg);
-    assert_int_equal(
-        inferd_model_config_complete(&cfg, "densenet_onnx", &in, 1, &out, 1, 4, &err),
-        INFERD_OK);
+    assert_int_equal(inferd_model_config_complete(&cfg, "densenet_onnx", &in, 1, &out, 1, 4, &err),
+                     INFERD_OK);
     assert_int_equal(cfg.max_batch_size, 8);
     assert_int_equal(inferd_model_config_instance_count(&cfg), 3);
     inferd_model_config_deinit(&cfg);
@@ -1035,15 +1031,13 @@ static void json_of_every_field(void **state)
              "parameters { key: \"k\\n\" value { string_value: \"v\\\\\" } }\n"
              "parameters { key: \"k2\" value { string_value: \"\" } }\n",
              &cfg);
-    assert_int_equal(
-        inferd_model_config_complete(&cfg, "m", ins, 1, outs, 1, 4, &err), INFERD_OK);
+    assert_int_equal(inferd_model_config_complete(&cfg, "m", ins, 1, outs, 1, 4, &err), INFERD_OK);
     inferd_buf_t b;
     inferd_json_doc_t *doc = render(&cfg, &b);
     const inferd_json_t *root = inferd_json_root(doc);
 
-    const inferd_json_t *versions =
-        inferd_json_get(inferd_json_get(inferd_json_get(root, "version_policy"), "specific"),
-                        "versions");
+    const inferd_json_t *versions = inferd_json_get(
+        inferd_json_get(inferd_json_get(root, "version_policy"), "specific"), "versions");
     int64_t v;
     assert_true(inferd_json_to_int64(versions->u.array.items[1], &v));
     assert_int_equal(v, 9007199254740993LL); /* beyond 2^53: exact */
