@@ -12,7 +12,9 @@
  * ten, with a check that proves the result correctly rounded, and otherwise call
  * strtod_l/strtof_l with a "C" locale created once, so a process locale with a decimal comma
  * never changes what a number means. Printing is the inverse: the fewest significant digits
- * that read back exactly. */
+ * that read back exactly, found by interval arithmetic on the value's neighbours for the
+ * common ranges (floats in ~[1e-13, 1e32), doubles in [1e-10, 1e18)) and by formatting and
+ * reading back, in the C locale, elsewhere. */
 #include "core/json.h"
 
 #include <float.h>
@@ -45,10 +47,10 @@ typedef struct arena_chunk {
 
 struct inferd_json_doc {
     inferd_json_t *root;
-    arena_chunk_t *chunks;   /* newest first */
-    unsigned char *cur;      /* bump pointer into the newest chunk */
-    size_t avail;            /* bytes left after cur */
-    size_t next_chunk;       /* size of the next chunk; doubles up to ARENA_MAX_CHUNK */
+    arena_chunk_t *chunks; /* newest first */
+    unsigned char *cur;    /* bump pointer into the newest chunk */
+    size_t avail;          /* bytes left after cur */
+    size_t next_chunk;     /* size of the next chunk; doubles up to ARENA_MAX_CHUNK */
 };
 
 /* Opens a chunk of at least n bytes and makes it current. */
@@ -164,19 +166,19 @@ static locale_t get_c_locale(void)
 typedef struct {
     const char *ptr;
     size_t len;
-    size_t off;              /* byte offset of the key's opening quote, for errors */
+    size_t off; /* byte offset of the key's opening quote, for errors */
 } key_ent_t;
 
 typedef struct {
     inferd_json_t *node;
-    size_t vals_base;        /* where this container's children start on the value stack */
+    size_t vals_base; /* where this container's children start on the value stack */
     size_t keys_base;
 } frame_t;
 
 typedef struct {
-    const char *base;        /* start of the copy: error offsets are relative to it */
+    const char *base; /* start of the copy: error offsets are relative to it */
     char *p;
-    const char *end;         /* *end == '\0', the sentinel */
+    const char *end; /* *end == '\0', the sentinel */
     inferd_json_doc_t *doc;
     inferd_err_t *err;
     size_t max_depth;
@@ -188,29 +190,21 @@ typedef struct {
     size_t nkeys, cap_keys;
     frame_t *frames;
     size_t depth, cap_frames;
-    key_ent_t *sort_tmp;     /* scratch for duplicate-key checks of big objects */
+    key_ent_t *sort_tmp; /* scratch for duplicate-key checks of big objects */
     size_t cap_sort;
 } parser_t;
 
 /* 1 for bytes that a string may hold unescaped with no further check (printable ASCII other
  * than '"' and '\\', and DEL). */
 static const unsigned char plain_char[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
 static inline size_t off_of(const parser_t *ps, const char *at)
@@ -234,8 +228,7 @@ static inferd_status_t unexpected(parser_t *ps, const char *at)
                               "invalid JSON at offset %zu: unexpected character '%c'",
                               off_of(ps, at), c);
     return inferd_err_set(ps->err, INFERD_E_INVALID_ARG,
-                          "invalid JSON at offset %zu: unexpected byte 0x%02x", off_of(ps, at),
-                          c);
+                          "invalid JSON at offset %zu: unexpected byte 0x%02x", off_of(ps, at), c);
 }
 
 static inferd_status_t oom(parser_t *ps)
@@ -676,8 +669,8 @@ static inferd_status_t parse_document(parser_t *ps)
         skip_ws(ps);
         char c = *ps->p;
         if (c == '[' || c == '{') {
-            if ((st = open_container(ps, c == '[' ? INFERD_JSON_ARRAY : INFERD_JSON_OBJECT,
-                                     &v)) != INFERD_OK)
+            if ((st = open_container(ps, c == '[' ? INFERD_JSON_ARRAY : INFERD_JSON_OBJECT, &v)) !=
+                INFERD_OK)
                 return st;
             skip_ws(ps);
             if (*ps->p == (c == '[' ? ']' : '}')) {
@@ -906,7 +899,7 @@ bool inferd_json_to_uint64(const inferd_json_t *n, uint64_t *out)
 /* A decimal as up to 19 leading significant digits: value ~= m * 10^e. */
 typedef struct {
     bool neg;
-    bool truncated;          /* nonzero digits were dropped after the 19th */
+    bool truncated; /* nonzero digits were dropped after the 19th */
     uint64_t m;
     int64_t e;
 } decimal_t;
@@ -953,8 +946,8 @@ static void lexeme_to_decimal(const char *s, size_t len, decimal_t *d)
 }
 
 static const double pow10_tab[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 /* The fast paths rely on each double operation rounding once, to double. */
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
@@ -1022,8 +1015,7 @@ bool inferd_json_to_double(const inferd_json_t *n, double *out)
     }
     /* Clinger's fast path: m and 10^|e| are exact doubles, so one IEEE operation gives the
      * correctly rounded result. */
-    if (FAST_DECIMAL && !d.truncated && d.m <= ((uint64_t)1 << 53) && d.e >= -22 &&
-        d.e <= 22) {
+    if (FAST_DECIMAL && !d.truncated && d.m <= ((uint64_t)1 << 53) && d.e >= -22 && d.e <= 22) {
         double v = (double)d.m;
         v = d.e >= 0 ? v * pow10_tab[d.e] : v / pow10_tab[-d.e];
         *out = d.neg ? -v : v;
@@ -1165,8 +1157,9 @@ static void format_e(double av, int p, char *text, size_t cap, char *dig, int *n
     *k = eneg ? -e : e;
 }
 
-/* Shortest-digits search by bisection over the precision: p digits that round-trip imply
- * that p + 1 do as well (a correctly rounded p+1-digit value is no farther away). */
+/* Shortest-digits search by bisection over the precision. It assumes that when p digits
+ * round-trip so do p + 1 (a correctly rounded p+1-digit value is no farther away), which can
+ * fail only at the asymmetric interval of a power of two, costing at worst a digit there. */
 static void write_shortest_slow(inferd_buf_t *out, double v, bool is_float)
 {
     char text[64], dig[32];
@@ -1194,22 +1187,22 @@ static void write_shortest_slow(inferd_buf_t *out, double v, bool is_float)
 /* The nearest doubles to 1e-46 .. 1e39, bracketing every float's decade. */
 #define FLOAT_DECADE_MIN (-46)
 static const double float_decades[] = {
-    1e-46, 1e-45, 1e-44, 1e-43, 1e-42, 1e-41, 1e-40, 1e-39, 1e-38, 1e-37, 1e-36, 1e-35,
-    1e-34, 1e-33, 1e-32, 1e-31, 1e-30, 1e-29, 1e-28, 1e-27, 1e-26, 1e-25, 1e-24, 1e-23,
-    1e-22, 1e-21, 1e-20, 1e-19, 1e-18, 1e-17, 1e-16, 1e-15, 1e-14, 1e-13, 1e-12, 1e-11,
-    1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4,
-    1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
-    1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28, 1e29, 1e30, 1e31, 1e32, 1e33,
-    1e34, 1e35, 1e36, 1e37, 1e38, 1e39,
+    1e-46, 1e-45, 1e-44, 1e-43, 1e-42, 1e-41, 1e-40, 1e-39, 1e-38, 1e-37, 1e-36, 1e-35, 1e-34,
+    1e-33, 1e-32, 1e-31, 1e-30, 1e-29, 1e-28, 1e-27, 1e-26, 1e-25, 1e-24, 1e-23, 1e-22, 1e-21,
+    1e-20, 1e-19, 1e-18, 1e-17, 1e-16, 1e-15, 1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9,  1e-8,
+    1e-7,  1e-6,  1e-5,  1e-4,  1e-3,  1e-2,  1e-1,  1e0,   1e1,   1e2,   1e3,   1e4,   1e5,
+    1e6,   1e7,   1e8,   1e9,   1e10,  1e11,  1e12,  1e13,  1e14,  1e15,  1e16,  1e17,  1e18,
+    1e19,  1e20,  1e21,  1e22,  1e23,  1e24,  1e25,  1e26,  1e27,  1e28,  1e29,  1e30,  1e31,
+    1e32,  1e33,  1e34,  1e35,  1e36,  1e37,  1e38,  1e39,
 };
 
-/* Decimal place of the leading digit of a positive finite float: an estimate from the binary
- * exponent, corrected against the table. */
-static int float_decimal_place(float av)
+/* Decimal place of the leading digit of a positive normal float given its bits: an estimate
+ * from the binary exponent (log10(2) ~ 78913 / 2^18), corrected against the table. */
+static int float_decimal_place(float av, uint32_t bits)
 {
-    int e2;
-    frexpf(av, &e2); /* av in [2^(e2-1), 2^e2) */
-    int k = (int)floor((e2 - 1) * 0.30102999566398120);
+    int e2 = (int)((bits >> 23) & 0xff) - 127; /* av in [2^e2, 2^(e2+1)) */
+    int t = e2 * 78913;
+    int k = t >= 0 ? t >> 18 : -((-t + (1 << 18) - 1) >> 18);
     int top = (int)(sizeof(float_decades) / sizeof(float_decades[0])) - 1 + FLOAT_DECADE_MIN;
     while (k + 1 <= top && (double)av >= float_decades[k + 1 - FLOAT_DECADE_MIN])
         k++;
@@ -1218,101 +1211,271 @@ static int float_decimal_place(float av)
     return k;
 }
 
-void inferd_json_write_float(inferd_buf_t *out, float v)
+/* Shortest digits for a positive normal float without formatting and reading back.
+ *
+ * The decimals that read back as av are those strictly between the midpoints to its float
+ * neighbours (and the midpoints themselves when av's mantissa is even). Scaled by 10^s so
+ * that av has ten integer digits, that interval holds dozens of integers; digits are then
+ * dropped while some integer still fits, which leaves the fewest digits possible, and the
+ * value nearest av at that length is taken. For 0 <= s <= 11 every scaled quantity is
+ * exact in a double (a 26-bit midpoint times 5^s fits 53 bits); outside that, each is one
+ * rounding away from the truth and an interval end within 2^-50 of an integer sends the
+ * value to the slow path. False when this path cannot decide. */
+static bool float_shortest_fast(float fa, char *dig, int *nd, int *place)
 {
-    if (write_special(out, v))
-        return;
 #if FAST_DECIMAL
-    /* For p = 1, 2, ... digits, take the correctly rounded p-digit integer m of av * 10^s and
-     * test whether it falls strictly inside the scaled interval of decimals that read back
-     * as av (between the midpoints to its float neighbours). Each scaled quantity is one
-     * double operation on exact operands, so it is within half an ulp (2^-53 relative) of
-     * the truth; anything within 2^-50 relative of a tie or an interval end goes to the slow
-     * path, which decides by formatting and reading back. */
-    float fa = fabsf(v);
     uint32_t bits;
     memcpy(&bits, &fa, sizeof(bits));
+    if (bits < 0x00800000u || bits >= 0x7f7fffffu)
+        return false; /* subnormal or the largest float: rare, leave them to the slow path */
     uint32_t pb = bits - 1, nb = bits + 1;
     float prevf, nextf;
     memcpy(&prevf, &pb, sizeof(prevf));
     memcpy(&nextf, &nb, sizeof(nextf));
-    if (isfinite(nextf)) {
-        double av = fa;
-        double mlo = ((double)prevf + av) * 0.5, mhi = ((double)nextf + av) * 0.5;
-        int k = float_decimal_place(fa);
-        for (int p = 1; p <= 9; p++) {
-            int s = p - 1 - k;
-            if (s > 22 || s < -22)
-                break;
-            double x, lo, hi;
-            if (s >= 0) {
-                double sc = pow10_tab[s];
-                x = av * sc;
-                lo = mlo * sc;
-                hi = mhi * sc;
-            } else {
-                double sc = pow10_tab[-s];
-                x = av / sc;
-                lo = mlo / sc;
-                hi = mhi / sc;
-            }
-            double eps = hi * 0x1p-50;
-            double fl = floor(x);
-            double fr = x - fl;
-            if (fr > 0.5 - eps && fr < 0.5 + eps)
-                break;
-            uint64_t m = (uint64_t)fl + (fr > 0.5);
-            double dm = (double)m;
-            if (dm < lo - eps || dm > hi + eps)
-                continue; /* p digits are not enough */
-            if (!(dm > lo + eps && dm < hi - eps))
-                break;    /* too close to call */
-            int kk = k;
-            uint64_t top = (uint64_t)pow10_tab[p];
-            if (m == top) {
-                /* Rounded up into the next decade, e.g. 9.96 -> 10.0. */
-                m /= 10;
-                kk++;
-            } else if (m > top || m < top / 10) {
-                break; /* k was off by one: let the slow path decide */
-            }
-            char dig[16];
-            int nd = p;
-            for (int i = p - 1; i >= 0; i--) {
-                dig[i] = (char)('0' + m % 10);
-                m /= 10;
-            }
-            while (nd > 1 && dig[nd - 1] == '0')
-                nd--;
-            write_digits(out, v < 0, dig, nd, kk);
-            return;
-        }
+    double av = fa;
+    double mlo = ((double)prevf + av) * 0.5, mhi = ((double)nextf + av) * 0.5;
+    int k = float_decimal_place(fa, bits);
+    int s = 9 - k;
+    if (s > 22 || s < -22)
+        return false;
+    double x, lo, hi;
+    if (s >= 0) {
+        double sc = pow10_tab[s];
+        x = av * sc;
+        lo = mlo * sc;
+        hi = mhi * sc;
+    } else {
+        double sc = pow10_tab[-s];
+        x = av / sc;
+        lo = mlo / sc;
+        hi = mhi / sc;
     }
+    if (hi >= 0x1p52)
+        return false;
+    double a = ceil(lo), b = floor(hi);
+    if (s >= 0 && s <= 11) {
+        bool ends_read_back = (bits & 1) == 0; /* ties go to the even mantissa */
+        if (a == lo && !ends_read_back)
+            a += 1;
+        if (b == hi && !ends_read_back)
+            b -= 1;
+    } else {
+        double eps = hi * 0x1p-50;
+        if (a - lo < eps || lo - (a - 1) < eps || hi - b < eps || (b + 1) - hi < eps)
+            return false;
+    }
+    if (a > b)
+        return false;
+    uint64_t ia = (uint64_t)a, ib = (uint64_t)b;
+    int d = 0;
+    for (;;) {
+        uint64_t na = (ia + 9) / 10, nb10 = ib / 10;
+        if (na > nb10)
+            break;
+        ia = na;
+        ib = nb10;
+        d++;
+    }
+    /* Nearest to av at scale 10^d; any value in [ia, ib] reads back, so an approximate
+     * rounding here only risks a less close, equally short, still exact result. */
+    uint64_t c = (uint64_t)(x / pow10_tab[d] + 0.5);
+    if (c < ia)
+        c = ia;
+    if (c > ib)
+        c = ib;
+    char rev[24];
+    int n = 0;
+    while (c) {
+        rev[n++] = (char)('0' + c % 10);
+        c /= 10;
+    }
+    int z = 0;
+    while (z < n - 1 && rev[z] == '0')
+        z++;
+    for (int i = 0; i < n - z; i++)
+        dig[i] = rev[n - 1 - i];
+    *nd = n - z;
+    *place = n - 1 + d - s;
+    return n > 0;
+#else
+    (void)fa;
+    (void)dig;
+    (void)nd;
+    (void)place;
+    return false;
 #endif
+}
+
+void inferd_json_write_float(inferd_buf_t *out, float v)
+{
+    if (write_special(out, v))
+        return;
+    char dig[24];
+    int nd, place;
+    if (float_shortest_fast(fabsf(v), dig, &nd, &place)) {
+        write_digits(out, v < 0, dig, nd, place);
+        return;
+    }
     write_shortest_slow(out, v, true);
+}
+
+/* 5^0 .. 5^27, all below 2^63. */
+static const uint64_t pow5_tab[28] = {
+    1ull,
+    5ull,
+    25ull,
+    125ull,
+    625ull,
+    3125ull,
+    15625ull,
+    78125ull,
+    390625ull,
+    1953125ull,
+    9765625ull,
+    48828125ull,
+    244140625ull,
+    1220703125ull,
+    6103515625ull,
+    30517578125ull,
+    152587890625ull,
+    762939453125ull,
+    3814697265625ull,
+    19073486328125ull,
+    95367431640625ull,
+    476837158203125ull,
+    2384185791015625ull,
+    11920928955078125ull,
+    59604644775390625ull,
+    298023223876953125ull,
+    1490116119384765625ull,
+    7450580596923828125ull,
+};
+
+/* y * 2^(e2) * 10^s split into floor and whether a fraction remains (and how it compares
+ * with one half), exactly, for y < 2^55 and 0 <= s <= 27; false if it does not fit 64 bits. */
+typedef struct {
+    uint64_t ip; /* floor */
+    int frac;    /* 0: none, 1: below 1/2, 2: exactly 1/2, 3: above 1/2 */
+} scaled_t;
+
+#ifdef __SIZEOF_INT128__
+static bool scale_exact(uint64_t y, int e2, int s, scaled_t *out)
+{
+    unsigned __int128 pr = (unsigned __int128)y * pow5_tab[s];
+    int t = e2 + s; /* the 2^s of 10^s joins the binary exponent */
+    if (t >= 0) {
+        if (t >= 64 || (pr >> (64 - t)) >> 64)
+            return false;
+        pr <<= t;
+        if (pr >> 64)
+            return false;
+        out->ip = (uint64_t)pr;
+        out->frac = 0;
+        return true;
+    }
+    int sh = -t;
+    if (sh >= 127)
+        return false;
+    unsigned __int128 ipart = pr >> sh;
+    if (ipart >> 64)
+        return false;
+    unsigned __int128 rem = pr & (((unsigned __int128)1 << sh) - 1);
+    unsigned __int128 half = (unsigned __int128)1 << (sh - 1);
+    out->ip = (uint64_t)ipart;
+    out->frac = rem == 0 ? 0 : rem < half ? 1 : rem == half ? 2 : 3;
+    return true;
+}
+#else
+static bool scale_exact(uint64_t y, int e2, int s, scaled_t *out)
+{
+    (void)y;
+    (void)e2;
+    (void)s;
+    (void)out;
+    return false;
+}
+#endif
+
+/* Shortest digits for a positive normal double in [1e-10, 1e18), exactly, with 128-bit
+ * integer arithmetic: the same interval and digit dropping as float_shortest_fast, at an
+ * 18-digit scale. False outside that range. */
+static bool double_shortest_fast(double av, char *dig, int *nd, int *place)
+{
+#ifndef __SIZEOF_INT128__
+    return false;
+#endif
+    if (!(av >= 1e-10 && av < 1e18))
+        return false;
+    uint64_t bits;
+    memcpy(&bits, &av, sizeof(bits));
+    int ef = (int)(bits >> 52);
+    uint64_t m = (bits & ((1ull << 52) - 1)) | (1ull << 52);
+    int e = ef - 1075; /* av = m * 2^e */
+    /* An estimate of the decimal place; the scale only needs to put av at 17-19 digits. */
+    int t = (ef - 1023) * 78913;
+    int k = t >= 0 ? t >> 18 : -((-t + (1 << 18) - 1) >> 18);
+    int s = 17 - k;
+    if (s < 0 || s > 27)
+        return false;
+    /* In units of 2^(e-2): av = 4m, the upper midpoint 4m+2, the lower 4m-2, or 4m-1 at a
+     * power of two where the gap below is half as wide. */
+    uint64_t ylo = (bits & ((1ull << 52) - 1)) == 0 && ef > 1 ? 4 * m - 1 : 4 * m - 2;
+    scaled_t x, lo, hi;
+    if (!scale_exact(4 * m, e - 2, s, &x) || !scale_exact(ylo, e - 2, s, &lo) ||
+        !scale_exact(4 * m + 2, e - 2, s, &hi))
+        return false;
+    bool ends_read_back = (m & 1) == 0;
+    uint64_t ia = lo.ip + (lo.frac != 0 || !ends_read_back);
+    uint64_t ib = hi.ip - (hi.frac == 0 && !ends_read_back);
+    if (ia > ib)
+        return false;
+    int d = 0;
+    uint64_t pd = 1;
+    for (;;) {
+        uint64_t na = (ia + 9) / 10, nb10 = ib / 10;
+        if (na > nb10)
+            break;
+        ia = na;
+        ib = nb10;
+        d++;
+        pd *= 10;
+    }
+    /* Nearest to av at scale 10^d (ties to even), kept inside the interval. */
+    uint64_t q = x.ip / pd, r = x.ip % pd;
+    bool up;
+    if (d == 0)
+        up = x.frac == 3 || (x.frac == 2 && (q & 1));
+    else
+        up = r > pd / 2 || (r == pd / 2 && (x.frac != 0 || (q & 1)));
+    uint64_t c = q + up;
+    if (c < ia)
+        c = ia;
+    if (c > ib)
+        c = ib;
+    char rev[24];
+    int n = 0;
+    while (c) {
+        rev[n++] = (char)('0' + c % 10);
+        c /= 10;
+    }
+    int z = 0;
+    while (z < n - 1 && rev[z] == '0')
+        z++;
+    for (int i = 0; i < n - z; i++)
+        dig[i] = rev[n - 1 - i];
+    *nd = n - z;
+    *place = n - 1 + d - s;
+    return n > 0;
 }
 
 void inferd_json_write_double(inferd_buf_t *out, double v)
 {
     if (write_special(out, v))
         return;
-    double av = fabs(v);
-    /* Integral values below 2^53 are common (counts, labels) and need no search. */
-    if (av < 9007199254740992.0 && av == floor(av)) {
-        char dig[24];
-        uint64_t m = (uint64_t)av;
-        int nd = 0;
-        char rev[24];
-        while (m) {
-            rev[nd++] = (char)('0' + m % 10);
-            m /= 10;
-        }
-        for (int i = 0; i < nd; i++)
-            dig[i] = rev[nd - 1 - i];
-        int k = nd - 1;
-        while (nd > 1 && dig[nd - 1] == '0')
-            nd--;
-        write_digits(out, v < 0, dig, nd, k);
+    char dig[24];
+    int nd, place;
+    if (double_shortest_fast(fabs(v), dig, &nd, &place)) {
+        write_digits(out, v < 0, dig, nd, place);
         return;
     }
     write_shortest_slow(out, v, false);

@@ -448,16 +448,30 @@ inferd_status_t inferd_v2_parse_request(inferd_json_doc_t *doc, const inferd_v2_
 /* ------------------------------------------------------------------------------------ */
 /* JSON data -> tensor                                                                  */
 
-/* Leaves of a (possibly nested) data value; a non-array is one leaf. Recursion depth is
- * bounded by the parser's depth limit. */
-static uint64_t count_leaves(const inferd_json_t *v)
+/* Tensor data nests at most once per dimension; anything far deeper is refused before the
+ * recursive walks below, so their stack use stays small whatever JSON depth is allowed. */
+#define MAX_DATA_NESTING 64
+
+/* Leaves of a (possibly nested) data value; a non-array is one leaf. Returns UINT64_MAX
+ * when the nesting exceeds MAX_DATA_NESTING. */
+static uint64_t count_leaves(const inferd_json_t *v, int depth)
 {
     if (v->type != INFERD_JSON_ARRAY)
         return 1;
+    if (depth >= MAX_DATA_NESTING)
+        return UINT64_MAX;
     uint64_t n = 0;
     inferd_json_t *const *it = v->u.array.items;
-    for (size_t i = 0; i < v->u.array.count; i++)
-        n += it[i]->type == INFERD_JSON_ARRAY ? count_leaves(it[i]) : 1;
+    for (size_t i = 0; i < v->u.array.count; i++) {
+        if (it[i]->type != INFERD_JSON_ARRAY) {
+            n++;
+            continue;
+        }
+        uint64_t c = count_leaves(it[i], depth + 1);
+        if (c == UINT64_MAX)
+            return UINT64_MAX;
+        n += c;
+    }
     return n;
 }
 
@@ -655,7 +669,11 @@ inferd_status_t inferd_v2_json_to_tensor(const char *input_name, const inferd_js
     }
     if (!data)
         return inferd_err_set(err, INFERD_E_INVALID_ARG, "input '%s': no 'data'", input_name);
-    uint64_t got = count_leaves(data);
+    uint64_t got = count_leaves(data, 0);
+    if (got == UINT64_MAX)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "input '%s': 'data' is nested deeper than %d arrays", input_name,
+                              MAX_DATA_NESTING);
     if (got != numel) {
         char sbuf[256];
         format_shape(shape, ndim, sbuf, sizeof(sbuf));

@@ -148,8 +148,8 @@ static void valid_documents(void **state)
     inferd_json_doc_destroy(doc);
 
     /* Scalars at the top level. */
-    const char *scalars[] = {"0", "-0", "1.5", "1E+2", "1e-2", "\"\"", "true", "false", "null",
-                             "NaN", "Infinity", "-Infinity", " 7 "};
+    const char *scalars[] = {"0",     "-0",   "1.5", "1E+2",     "1e-2",      "\"\"", "true",
+                             "false", "null", "NaN", "Infinity", "-Infinity", " 7 "};
     for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++)
         inferd_json_doc_destroy(parse(scalars[i]));
 
@@ -526,8 +526,7 @@ static void double_conversion(void **state)
     /* Halfway between 1 and the next double, plus a tiny bit: rounds up. */
     assert_true(text_to_double("1.00000000000000011102230246251565404236316680908203125001") ==
                 nextafter(1.0, 2.0));
-    assert_true(text_to_double("1.00000000000000011102230246251565404236316680908203125") ==
-                1.0);
+    assert_true(text_to_double("1.00000000000000011102230246251565404236316680908203125") == 1.0);
 
     /* Against strtod over random decimal texts: the fast path must agree exactly. */
     srand(12345);
@@ -755,13 +754,41 @@ static void write_float_round_trips(void **state)
     (void)state;
     inferd_buf_t b;
     inferd_buf_init(&b, 0);
-    const float edges[] = {FLT_MIN,       -FLT_MIN,      FLT_MAX,     -FLT_MAX,    FLT_EPSILON,
-                           0x1p-149f,     0x1.fffffcp-127f, 0x1p-127f, 0.1f,       -0.1f,
-                           0.2f,          0.3f,          1.0f / 3,    2.0f / 3,    1e-10f,
-                           1e10f,         123456.79f,    9.999999e-5f, 8388607.5f, 16777215.0f,
-                           3.0e38f,       1e-38f,        0.5f,        4.2949673e9f, 1e22f,
-                           1e23f,         9.99999e22f,   1e-22f,      1e-23f,      7.038531e-26f,
-                           -0.0f,         0.0f,          NAN,         INFINITY,    -INFINITY};
+    const float edges[] = {FLT_MIN,
+                           -FLT_MIN,
+                           FLT_MAX,
+                           -FLT_MAX,
+                           FLT_EPSILON,
+                           0x1p-149f,
+                           0x1.fffffcp-127f,
+                           0x1p-127f,
+                           0.1f,
+                           -0.1f,
+                           0.2f,
+                           0.3f,
+                           1.0f / 3,
+                           2.0f / 3,
+                           1e-10f,
+                           1e10f,
+                           123456.79f,
+                           9.999999e-5f,
+                           8388607.5f,
+                           16777215.0f,
+                           3.0e38f,
+                           1e-38f,
+                           0.5f,
+                           4.2949673e9f,
+                           1e22f,
+                           1e23f,
+                           9.99999e22f,
+                           1e-22f,
+                           1e-23f,
+                           7.038531e-26f,
+                           -0.0f,
+                           0.0f,
+                           NAN,
+                           INFINITY,
+                           -INFINITY};
     for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
         check_float_text(write_f(&b, edges[i]), edges[i]);
     /* Every power of two and its neighbours, then random bit patterns (all exponents). */
@@ -776,6 +803,32 @@ static void write_float_round_trips(void **state)
         snprintf(t, sizeof(t), "1e%d", e);
         float p = strtof(t, NULL);
         check_float_text(write_f(&b, p), p);
+    }
+    /* Around every power of ten: the interval ends there are often short decimals. */
+    for (int e = -44; e <= 38; e++) {
+        char t[16];
+        snprintf(t, sizeof(t), "1e%d", e);
+        float p = strtof(t, NULL);
+        for (int j = 0; j < 8; j++) {
+            check_float_text(write_f(&b, p), p);
+            check_float_text(write_f(&b, -p), -p);
+            p = nextafterf(p, 0);
+        }
+        p = strtof(t, NULL);
+        for (int j = 0; j < 8; j++) {
+            p = nextafterf(p, INFINITY);
+            if (isfinite(p))
+                check_float_text(write_f(&b, p), p);
+        }
+    }
+    /* Every integer float up to 2^17 and a few runs of consecutive floats. */
+    for (int i = 1; i <= 1 << 17; i++)
+        check_float_text(write_f(&b, (float)i), (float)i);
+    float run[] = {1.0f, 0.001f, 123.456f, 1e7f, 8e9f, 3e-12f};
+    for (size_t r = 0; r < sizeof(run) / sizeof(run[0]); r++) {
+        float p = run[r];
+        for (int j = 0; j < 20000; j++, p = nextafterf(p, INFINITY))
+            check_float_text(write_f(&b, p), p);
     }
     srand(777);
     for (int i = 0; i < 300000; i++) {
@@ -797,10 +850,11 @@ static void write_double_round_trips(void **state)
     (void)state;
     inferd_buf_t b;
     inferd_buf_init(&b, 0);
-    const double edges[] = {DBL_MIN, -DBL_MIN, DBL_MAX, DBL_EPSILON, 4.9e-324, 0x1p-1073,
-                            0.1,     0.2,      0.3,     1.0 / 3,     1e23,     9007199254740993.0,
-                            1e15,    1e16,     1e17,    123.456,     -1e-300,  5e-324,
-                            (double)FLT_MAX, (double)0.1f, -0.0, NAN, INFINITY};
+    const double edges[] = {
+        DBL_MIN, -DBL_MIN, DBL_MAX, DBL_EPSILON, 4.9e-324,           0x1p-1073,    0.1,
+        0.2,     0.3,      1.0 / 3, 1e23,        9007199254740993.0, 1e15,         1e16,
+        1e17,    123.456,  -1e-300, 5e-324,      (double)FLT_MAX,    (double)0.1f, -0.0,
+        NAN,     INFINITY};
     for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
         check_double_text(write_d(&b, edges[i]), edges[i]);
     srand(4242);
@@ -812,6 +866,31 @@ static void write_double_round_trips(void **state)
         check_double_text(write_d(&b, d), d);
         double u = (double)rand() / RAND_MAX * 2 - 1;
         check_double_text(write_d(&b, u), u);
+        /* The exact fast range, [1e-10, 1e18), with full 53-bit mantissas. */
+        uint64_t mant = ((uint64_t)rand() << 31 ^ (uint64_t)rand()) & ((1ull << 52) - 1);
+        double r = ldexp(1.0 + ldexp((double)mant, -52), rand() % 95 - 34);
+        check_double_text(write_d(&b, r), r);
+    }
+    for (int e = -12; e <= 19; e++) {
+        char t[16];
+        snprintf(t, sizeof(t), "1e%d", e);
+        double p = strtod(t, NULL), q = p;
+        for (int j = 0; j < 8; j++) {
+            check_double_text(write_d(&b, p), p);
+            check_double_text(write_d(&b, q), q);
+            p = nextafter(p, 0);
+            q = nextafter(q, INFINITY);
+        }
+    }
+    for (int e = -40; e <= 62; e++) {
+        double p = ldexp(1.0, e);
+        check_double_text(write_d(&b, p), p);
+        check_double_text(write_d(&b, nextafter(p, 0)), nextafter(p, 0));
+        check_double_text(write_d(&b, nextafter(p, INFINITY)), nextafter(p, INFINITY));
+    }
+    for (int i = 1; i <= 100000; i++) {
+        check_double_text(write_d(&b, i), i);
+        check_double_text(write_d(&b, i / 1000.0), i / 1000.0);
     }
     inferd_buf_deinit(&b);
 }

@@ -40,8 +40,8 @@ static inferd_status_t convert(const char *data_text, inferd_dtype_t dt, const i
 }
 
 /* Converts and expects success; checks the tensor's dtype, shape and bytes. */
-static void expect_tensor(const char *data_text, inferd_dtype_t dt, const int64_t *shape,
-                          int ndim, const void *bytes, size_t nbytes)
+static void expect_tensor(const char *data_text, inferd_dtype_t dt, const int64_t *shape, int ndim,
+                          const void *bytes, size_t nbytes)
 {
     inferd_tensor_t *t = NULL;
     inferd_err_t err = {0};
@@ -67,8 +67,8 @@ static void expect_convert_error(const char *data_text, inferd_dtype_t dt, const
     inferd_err_t err = {0};
     inferd_status_t st = convert(data_text, dt, shape, ndim, max_elements, &t, &err);
     if (st != code)
-        fail_msg("%s as %s: status %d (%s), want %d", data_text, inferd_dtype_name(dt), st,
-                 err.msg, code);
+        fail_msg("%s as %s: status %d (%s), want %d", data_text, inferd_dtype_name(dt), st, err.msg,
+                 code);
     if (!strstr(err.msg, want))
         fail_msg("%s as %s: message '%s' lacks '%s'", data_text, inferd_dtype_name(dt), err.msg,
                  want);
@@ -130,8 +130,8 @@ static void unsigned_tensors(void **state)
     expect_tensor("[[0,9007199254740993],[18446744073709551614,18446744073709551615]]",
                   INFERD_DTYPE_UINT64, S22, 2, u64, sizeof(u64));
 
-    expect_convert_error("[0,1,2,256]", INFERD_DTYPE_UINT8, S4, 1, UINT64_MAX,
-                         INFERD_E_INVALID_ARG, "element 3: expected an integer in [0, 255], got 256");
+    expect_convert_error("[0,1,2,256]", INFERD_DTYPE_UINT8, S4, 1, UINT64_MAX, INFERD_E_INVALID_ARG,
+                         "element 3: expected an integer in [0, 255], got 256");
     expect_convert_error("[0,-1,2,3]", INFERD_DTYPE_UINT8, S4, 1, UINT64_MAX, INFERD_E_INVALID_ARG,
                          "element 1: expected an integer in [0, 255], got -1");
     expect_convert_error("[0,1,65536,3]", INFERD_DTYPE_UINT16, S4, 1, UINT64_MAX,
@@ -142,8 +142,8 @@ static void unsigned_tensors(void **state)
                          INFERD_E_INVALID_ARG,
                          "element 1: expected an integer in [0, 18446744073709551615], got "
                          "18446744073709551616");
-    expect_convert_error("[1,2,3,-1]", INFERD_DTYPE_UINT64, S4, 1, UINT64_MAX,
-                         INFERD_E_INVALID_ARG, "element 3");
+    expect_convert_error("[1,2,3,-1]", INFERD_DTYPE_UINT64, S4, 1, UINT64_MAX, INFERD_E_INVALID_ARG,
+                         "element 3");
     expect_convert_error("[1,2,3.5,4]", INFERD_DTYPE_UINT32, S4, 1, UINT64_MAX,
                          INFERD_E_INVALID_ARG, "got 3.5");
     assert_no_live_tensors();
@@ -165,8 +165,8 @@ static void signed_tensors(void **state)
 
     expect_convert_error("[1,2,3,300]", INFERD_DTYPE_INT8, S4, 1, UINT64_MAX, INFERD_E_INVALID_ARG,
                          "input 'x': element 3: expected an integer in [-128, 127], got 300");
-    expect_convert_error("[-129,2,3,4]", INFERD_DTYPE_INT8, S4, 1, UINT64_MAX,
-                         INFERD_E_INVALID_ARG, "element 0: expected an integer in [-128, 127], got -129");
+    expect_convert_error("[-129,2,3,4]", INFERD_DTYPE_INT8, S4, 1, UINT64_MAX, INFERD_E_INVALID_ARG,
+                         "element 0: expected an integer in [-128, 127], got -129");
     expect_convert_error("[1,32768,3,4]", INFERD_DTYPE_INT16, S4, 1, UINT64_MAX,
                          INFERD_E_INVALID_ARG, "element 1: expected an integer in [-32768, 32767]");
     expect_convert_error("[1,2,2147483648,4]", INFERD_DTYPE_INT32, S4, 1, UINT64_MAX,
@@ -177,14 +177,15 @@ static void signed_tensors(void **state)
                          "9223372036854775807], got 9223372036854775808");
     expect_convert_error("[-9223372036854775809,2,3,4]", INFERD_DTYPE_INT64, S4, 1, UINT64_MAX,
                          INFERD_E_INVALID_ARG, "got -9223372036854775809");
-    expect_convert_error("[1,2.5,3,4]", INFERD_DTYPE_INT32, S4, 1, UINT64_MAX,
-                         INFERD_E_INVALID_ARG, "element 1: expected an integer in [-2147483648, "
-                                               "2147483647], got 2.5");
-    expect_convert_error("[1,2,NaN,4]", INFERD_DTYPE_INT64, S4, 1, UINT64_MAX,
-                         INFERD_E_INVALID_ARG, "element 2: expected an integer");
+    expect_convert_error("[1,2.5,3,4]", INFERD_DTYPE_INT32, S4, 1, UINT64_MAX, INFERD_E_INVALID_ARG,
+                         "element 1: expected an integer in [-2147483648, "
+                         "2147483647], got 2.5");
+    expect_convert_error("[1,2,NaN,4]", INFERD_DTYPE_INT64, S4, 1, UINT64_MAX, INFERD_E_INVALID_ARG,
+                         "element 2: expected an integer");
     expect_convert_error("[1,true,3,4]", INFERD_DTYPE_INT32, S4, 1, UINT64_MAX,
-                         INFERD_E_INVALID_ARG, "element 1: expected an integer in [-2147483648, "
-                                               "2147483647], got true");
+                         INFERD_E_INVALID_ARG,
+                         "element 1: expected an integer in [-2147483648, "
+                         "2147483647], got true");
     expect_convert_error("[1,2,3,\"4\"]", INFERD_DTYPE_INT16, S4, 1, UINT64_MAX,
                          INFERD_E_INVALID_ARG, "element 3: expected an integer");
     /* The element index counts leaves across nesting. */
@@ -206,30 +207,29 @@ static void float_tensors(void **state)
     /* NaN and the infinities, as bare tokens. */
     inferd_tensor_t *t = NULL;
     inferd_err_t err;
-    assert_int_equal(convert("[NaN,Infinity,-Infinity,-0]", INFERD_DTYPE_FP32, S4, 1, 100, &t,
-                             &err),
-                     INFERD_OK);
+    assert_int_equal(
+        convert("[NaN,Infinity,-Infinity,-0]", INFERD_DTYPE_FP32, S4, 1, 100, &t, &err), INFERD_OK);
     const float *f = t->data;
     assert_true(isnan(f[0]));
     assert_true(isinf(f[1]) && f[1] > 0);
     assert_true(isinf(f[2]) && f[2] < 0);
     assert_true(f[3] == 0 && signbit(f[3]));
     inferd_tensor_unref(t);
-    assert_int_equal(convert("[NaN,Infinity,-Infinity,1e400]", INFERD_DTYPE_FP64, S4, 1, 100, &t,
-                             &err),
-                     INFERD_OK);
+    assert_int_equal(
+        convert("[NaN,Infinity,-Infinity,1e400]", INFERD_DTYPE_FP64, S4, 1, 100, &t, &err),
+        INFERD_OK);
     const double *d = t->data;
     assert_true(isnan(d[0]) && isinf(d[1]) && isinf(d[2]) && d[2] < 0 && isinf(d[3]));
     inferd_tensor_unref(t);
 
     expect_convert_error("[1,\"2\",3,4]", INFERD_DTYPE_FP32, S4, 1, UINT64_MAX,
                          INFERD_E_INVALID_ARG, "element 1: expected a number, got a string");
-    expect_convert_error("[1,2,true,4]", INFERD_DTYPE_FP64, S4, 1, UINT64_MAX,
-                         INFERD_E_INVALID_ARG, "element 2: expected a number, got true");
-    expect_convert_error("[1,2,3,null]", INFERD_DTYPE_FP32, S4, 1, UINT64_MAX,
-                         INFERD_E_INVALID_ARG, "element 3: expected a number, got null");
-    expect_convert_error("[1,2,3,{}]", INFERD_DTYPE_FP32, S4, 1, UINT64_MAX,
-                         INFERD_E_INVALID_ARG, "element 3: expected a number, got an object");
+    expect_convert_error("[1,2,true,4]", INFERD_DTYPE_FP64, S4, 1, UINT64_MAX, INFERD_E_INVALID_ARG,
+                         "element 2: expected a number, got true");
+    expect_convert_error("[1,2,3,null]", INFERD_DTYPE_FP32, S4, 1, UINT64_MAX, INFERD_E_INVALID_ARG,
+                         "element 3: expected a number, got null");
+    expect_convert_error("[1,2,3,{}]", INFERD_DTYPE_FP32, S4, 1, UINT64_MAX, INFERD_E_INVALID_ARG,
+                         "element 3: expected a number, got an object");
     assert_no_live_tensors();
 }
 
@@ -261,8 +261,8 @@ static void half_tensors(void **state)
 static void bytes_tensors(void **state)
 {
     (void)state;
-    const unsigned char want[] = {2, 0, 0, 0, 'a', 'b', 0, 0, 0, 0, 2, 0, 0, 0, 0xc3, 0xa9,
-                                  3, 0, 0, 0, 'x', 0, 'y'};
+    const unsigned char want[] = {2, 0, 0,    0,    'a', 'b', 0, 0, 0,   0, 2,  0,
+                                  0, 0, 0xc3, 0xa9, 3,   0,   0, 0, 'x', 0, 'y'};
     expect_tensor("[\"ab\",\"\",\"\\u00e9\",\"x\\u0000y\"]", INFERD_DTYPE_BYTES, S4, 1, want,
                   sizeof(want));
     expect_tensor("[[\"ab\",\"\"],[\"\xc3\xa9\",\"x\\u0000y\"]]", INFERD_DTYPE_BYTES, S22, 2, want,
@@ -309,8 +309,7 @@ static void count_mismatch(void **state)
 {
     (void)state;
     const int64_t s23[] = {2, 3};
-    expect_convert_error("[1,2,3,4,5]", INFERD_DTYPE_FP32, s23, 2, UINT64_MAX,
-                         INFERD_E_INVALID_ARG,
+    expect_convert_error("[1,2,3,4,5]", INFERD_DTYPE_FP32, s23, 2, UINT64_MAX, INFERD_E_INVALID_ARG,
                          "input 'x': expected 6 elements for shape [2,3], got 5");
     expect_convert_error("[[1,2,3],[4,5,6],[7]]", INFERD_DTYPE_FP32, s23, 2, UINT64_MAX,
                          INFERD_E_INVALID_ARG, "expected 6 elements for shape [2,3], got 7");
@@ -318,6 +317,18 @@ static void count_mismatch(void **state)
     const float six[] = {1, 2, 3, 4, 5, 6};
     expect_tensor("[[1,2],[3,4],[5,6]]", INFERD_DTYPE_FP32, s23, 2, six, sizeof(six));
     expect_tensor("[1,[2,[3,[4,[5]]]],6]", INFERD_DTYPE_FP32, s23, 2, six, sizeof(six));
+    /* Nesting far beyond any rank is refused. */
+    char deep[200];
+    memset(deep, '[', 65);
+    deep[65] = '1';
+    memset(deep + 66, ']', 65);
+    deep[131] = '\0';
+    expect_convert_error(deep, INFERD_DTYPE_FP32, NULL, 0, UINT64_MAX, INFERD_E_INVALID_ARG,
+                         "'data' is nested deeper than 64 arrays");
+    deep[0] = ' ';
+    deep[130] = ' ';
+    const float one = 1;
+    expect_tensor(deep, INFERD_DTYPE_FP32, NULL, 0, &one, sizeof(one));
     assert_no_live_tensors();
 }
 
@@ -356,16 +367,15 @@ static void tensor_to_json_every_type(void **state)
     expect_round_json("[0,1,65534,65535]", INFERD_DTYPE_UINT16, S4, 1, "[0,1,65534,65535]");
     expect_round_json("[0,1,4294967294,4294967295]", INFERD_DTYPE_UINT32, S4, 1,
                       "[0,1,4294967294,4294967295]");
-    expect_round_json("[0,9007199254740993,1e19,18446744073709551615]", INFERD_DTYPE_UINT64, S4,
-                      1, "[0,9007199254740993,10000000000000000000,18446744073709551615]");
+    expect_round_json("[0,9007199254740993,1e19,18446744073709551615]", INFERD_DTYPE_UINT64, S4, 1,
+                      "[0,9007199254740993,10000000000000000000,18446744073709551615]");
     expect_round_json("[-128,-1,0,127]", INFERD_DTYPE_INT8, S4, 1, "[-128,-1,0,127]");
     expect_round_json("[-32768,-1,0,32767]", INFERD_DTYPE_INT16, S4, 1, "[-32768,-1,0,32767]");
     expect_round_json("[-2147483648,-1,0,2147483647]", INFERD_DTYPE_INT32, S4, 1,
                       "[-2147483648,-1,0,2147483647]");
-    expect_round_json("[-9223372036854775808,-1,0,9223372036854775807]", INFERD_DTYPE_INT64, S4,
-                      1, "[-9223372036854775808,-1,0,9223372036854775807]");
-    expect_round_json("[0.1,-0,NaN,Infinity]", INFERD_DTYPE_FP32, S4, 1,
-                      "[0.1,-0,NaN,Infinity]");
+    expect_round_json("[-9223372036854775808,-1,0,9223372036854775807]", INFERD_DTYPE_INT64, S4, 1,
+                      "[-9223372036854775808,-1,0,9223372036854775807]");
+    expect_round_json("[0.1,-0,NaN,Infinity]", INFERD_DTYPE_FP32, S4, 1, "[0.1,-0,NaN,Infinity]");
     expect_round_json("[-Infinity,3.4028235e38,1e-45,0.33333334]", INFERD_DTYPE_FP32, S4, 1,
                       "[-Infinity,3.4028235e38,1e-45,0.33333334]");
     expect_round_json("[0.1,1e300,NaN,-Infinity]", INFERD_DTYPE_FP64, S4, 1,
@@ -384,8 +394,8 @@ static void tensor_to_json_every_type(void **state)
 
     /* Every value written reads back through the codec to the same bits. */
     const int64_t n100[] = {100};
-    inferd_tensor_t *t = inferd_tensor_create(INFERD_DTYPE_FP32, n100, 1, 0,
-                                              INFERD_OWNER_REQUEST, NULL);
+    inferd_tensor_t *t =
+        inferd_tensor_create(INFERD_DTYPE_FP32, n100, 1, 0, INFERD_OWNER_REQUEST, NULL);
     float *f = t->data;
     srand(99);
     for (int i = 0; i < 100; i++)
@@ -405,8 +415,8 @@ static void tensor_to_json_every_type(void **state)
 static void bytes_to_json_not_utf8(void **state)
 {
     (void)state;
-    const unsigned char raw[] = {3, 0, 0, 0, 'a', 0xff, 0x00, 2, 0, 0, 0, 0xc3, 0xa9,
-                                 2, 0, 0, 0, 0xc3, '"'};
+    const unsigned char raw[] = {3, 0,    0,    0, 'a', 0xff, 0x00, 2,    0,  0,
+                                 0, 0xc3, 0xa9, 2, 0,   0,    0,    0xc3, '"'};
     const int64_t s[] = {3};
     inferd_tensor_t *t =
         inferd_tensor_create(INFERD_DTYPE_BYTES, s, 1, sizeof(raw), INFERD_OWNER_REQUEST, NULL);
@@ -454,20 +464,20 @@ static void expect_request_error(const char *body, inferd_status_t code, const c
 static void request_valid(void **state)
 {
     (void)state;
-    inferd_json_doc_t *doc = parse(
-        "{\"id\":\"req-1\",\"parameters\":{\"binary_data_output\":true,\"timeout\":5000,"
-        "\"priority\":2,\"sequence_id\":\"s\",\"sequence_start\":true,\"custom\":\"v\","
-        "\"other\":1.5},"
-        "\"inputs\":[" IN0 ","
-        "{\"name\":\"B\",\"datatype\":\"BYTES\",\"shape\":[1,3],"
-        "\"parameters\":{\"binary_data_size\":15}},"
-        "{\"name\":\"S\",\"datatype\":\"INT64\",\"shape\":[],\"parameters\":"
-        "{\"shared_memory_region\":\"r0\",\"shared_memory_offset\":16,"
-        "\"shared_memory_byte_size\":8,\"user\":\"x\"}}],"
-        "\"outputs\":[{\"name\":\"OUT0\"},{\"name\":\"OUT1\",\"parameters\":{\"binary_data\":"
-        "false,\"classification\":3}},{\"name\":\"OUT2\",\"parameters\":{"
-        "\"shared_memory_region\":\"r1\",\"shared_memory_byte_size\":64}}],"
-        "\"unknown_top_level\":{}}");
+    inferd_json_doc_t *doc =
+        parse("{\"id\":\"req-1\",\"parameters\":{\"binary_data_output\":true,\"timeout\":5000,"
+              "\"priority\":2,\"sequence_id\":\"s\",\"sequence_start\":true,\"custom\":\"v\","
+              "\"other\":1.5},"
+              "\"inputs\":[" IN0 ","
+              "{\"name\":\"B\",\"datatype\":\"BYTES\",\"shape\":[1,3],"
+              "\"parameters\":{\"binary_data_size\":15}},"
+              "{\"name\":\"S\",\"datatype\":\"INT64\",\"shape\":[],\"parameters\":"
+              "{\"shared_memory_region\":\"r0\",\"shared_memory_offset\":16,"
+              "\"shared_memory_byte_size\":8,\"user\":\"x\"}}],"
+              "\"outputs\":[{\"name\":\"OUT0\"},{\"name\":\"OUT1\",\"parameters\":{\"binary_data\":"
+              "false,\"classification\":3}},{\"name\":\"OUT2\",\"parameters\":{"
+              "\"shared_memory_region\":\"r1\",\"shared_memory_byte_size\":64}}],"
+              "\"unknown_top_level\":{}}");
     inferd_v2_request_t req;
     inferd_err_t err = {0};
     if (inferd_v2_parse_request(doc, &LIM, &req, &err) != INFERD_OK)
@@ -556,20 +566,21 @@ static void request_parameter_errors(void **state)
     (void)state;
     expect_request_error("{\"parameters\":[],\"inputs\":[" IN0 "]}", INFERD_E_INVALID_ARG,
                          "'parameters' must be an object, got an array");
-    expect_request_error("{\"parameters\":{\"k\":{}},\"inputs\":[" IN0 "]}",
-                         INFERD_E_INVALID_ARG,
+    expect_request_error("{\"parameters\":{\"k\":{}},\"inputs\":[" IN0 "]}", INFERD_E_INVALID_ARG,
                          "parameter 'k' must be a string, number or boolean, got an object");
-    expect_request_error("{\"parameters\":{\"k\":null},\"inputs\":[" IN0 "]}",
-                         INFERD_E_INVALID_ARG, "parameter 'k' must be a string");
+    expect_request_error("{\"parameters\":{\"k\":null},\"inputs\":[" IN0 "]}", INFERD_E_INVALID_ARG,
+                         "parameter 'k' must be a string");
     expect_request_error("{\"parameters\":{\"binary_data_output\":1},\"inputs\":[" IN0 "]}",
                          INFERD_E_INVALID_ARG,
                          "parameter 'binary_data_output' must be a boolean, got a number");
     expect_request_error("{\"parameters\":{\"timeout\":-1},\"inputs\":[" IN0 "]}",
-                         INFERD_E_INVALID_ARG, "parameter 'timeout' must be a non-negative integer");
+                         INFERD_E_INVALID_ARG,
+                         "parameter 'timeout' must be a non-negative integer");
     expect_request_error("{\"parameters\":{\"timeout\":\"5\"},\"inputs\":[" IN0 "]}",
                          INFERD_E_INVALID_ARG, "parameter 'timeout'");
     expect_request_error("{\"parameters\":{\"priority\":1.5},\"inputs\":[" IN0 "]}",
-                         INFERD_E_INVALID_ARG, "parameter 'priority' must be a non-negative integer");
+                         INFERD_E_INVALID_ARG,
+                         "parameter 'priority' must be a non-negative integer");
     expect_request_error("{\"parameters\":{\"sequence_id\":-3},\"inputs\":[" IN0 "]}",
                          INFERD_E_INVALID_ARG, "parameter 'sequence_id'");
     expect_request_error("{\"parameters\":{\"sequence_end\":\"yes\"},\"inputs\":[" IN0 "]}",
@@ -603,9 +614,10 @@ static void request_input_errors(void **state)
     expect_request_error("{\"inputs\":[{\"name\":\"INPUT0\",\"datatype\":\"FP32\",\"shape\":[1.5],"
                          "\"data\":[1]}]}",
                          INFERD_E_INVALID_ARG, "'shape' must be an array of non-negative integers");
-    expect_request_error("{\"inputs\":[{\"name\":\"INPUT0\",\"datatype\":\"FP32\",\"shape\":[\"1\"],"
-                         "\"data\":[1]}]}",
-                         INFERD_E_INVALID_ARG, "'shape' must be an array of non-negative integers");
+    expect_request_error(
+        "{\"inputs\":[{\"name\":\"INPUT0\",\"datatype\":\"FP32\",\"shape\":[\"1\"],"
+        "\"data\":[1]}]}",
+        INFERD_E_INVALID_ARG, "'shape' must be an array of non-negative integers");
     expect_request_error("{\"inputs\":[{\"name\":\"A\",\"datatype\":\"FP32\","
                          "\"shape\":[1,1,1,1,1,1,1,1,1],\"data\":[1]}]}",
                          INFERD_E_INVALID_ARG,
@@ -670,8 +682,8 @@ static void request_input_errors(void **state)
     /* Names. */
     expect_request_error("{\"inputs\":[" IN0 "," IN0 "]}", INFERD_E_INVALID_ARG,
                          "input 'INPUT0' appears more than once in 'inputs'");
-    expect_request_error("{\"inputs\":[" IN0 "," IN0 "," IN0 "," IN0 "," IN0 "," IN0 "," IN0
-                         "," IN0 "," IN0 "]}",
+    expect_request_error("{\"inputs\":[" IN0 "," IN0 "," IN0 "," IN0 "," IN0 "," IN0 "," IN0 "," IN0
+                         "," IN0 "]}",
                          INFERD_E_TOO_LARGE, "request has 9 inputs, more than the limit of 8");
 }
 
