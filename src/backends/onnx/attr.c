@@ -36,8 +36,8 @@ const inferd_onnx_attr_t *inferd_onnx_attr_find(const inferd_onnx_node_t *node, 
     return NULL;
 }
 
-inferd_status_t inferd_onnx_attr_int(const inferd_onnx_node_t *node, const char *name,
-                                     int64_t def, int64_t *out, inferd_err_t *err)
+inferd_status_t inferd_onnx_attr_int(const inferd_onnx_node_t *node, const char *name, int64_t def,
+                                     int64_t *out, inferd_err_t *err)
 {
     const inferd_onnx_attr_t *a = inferd_onnx_attr_find(node, name);
     if (!a) {
@@ -50,8 +50,8 @@ inferd_status_t inferd_onnx_attr_int(const inferd_onnx_node_t *node, const char 
     return INFERD_OK;
 }
 
-inferd_status_t inferd_onnx_attr_float(const inferd_onnx_node_t *node, const char *name,
-                                       float def, float *out, inferd_err_t *err)
+inferd_status_t inferd_onnx_attr_float(const inferd_onnx_node_t *node, const char *name, float def,
+                                       float *out, inferd_err_t *err)
 {
     const inferd_onnx_attr_t *a = inferd_onnx_attr_find(node, name);
     if (!a) {

@@ -11,7 +11,7 @@
 
 typedef struct onnx_state {
     inferd_onnx_graph_t *graph;
-    inferd_backend_io_t *inputs;  /* names point into graph values */
+    inferd_backend_io_t *inputs; /* names point into graph values */
     size_t n_inputs;
     inferd_backend_io_t *outputs;
     size_t n_outputs;

@@ -116,8 +116,7 @@ static inferd_status_t make_outputs(run_t *r, const inferd_onnx_graph_t *g,
         } else {
             if (dt == INFERD_DTYPE_BYTES)
                 return inferd_err_set(err, INFERD_E_INTERNAL, "computed BYTES output");
-            r->out[j] =
-                inferd_tensor_create(dt, s->dims, s->ndim, 0, INFERD_OWNER_ARENA, err);
+            r->out[j] = inferd_tensor_create(dt, s->dims, s->ndim, 0, INFERD_OWNER_ARENA, err);
         }
         if (!r->out[j])
             return err ? err->code : INFERD_E_RESOURCE_EXHAUSTED;
@@ -125,8 +124,8 @@ static inferd_status_t make_outputs(run_t *r, const inferd_onnx_graph_t *g,
     return INFERD_OK;
 }
 
-static inferd_status_t run_node(run_t *r, const inferd_onnx_graph_t *g,
-                                const inferd_onnx_node_t *n, inferd_err_t *err)
+static inferd_status_t run_node(run_t *r, const inferd_onnx_graph_t *g, const inferd_onnx_node_t *n,
+                                inferd_err_t *err)
 {
     for (int j = 0; j < n->n_inputs; j++) {
         int v = n->inputs[j];

@@ -54,13 +54,12 @@ static inferd_status_t bind_op(const inferd_onnx_graph_t *g, inferd_onnx_node_t 
     }
     for (int i = 0; i < op->min_inputs; i++)
         if (n->inputs[i] < 0)
-            return inferd_err_set(err, INFERD_E_INVALID_ARG,
-                                  "node '%s' (%s): input %d is required", n->label, n->op_type,
-                                  i);
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "node '%s' (%s): input %d is required",
+                                  n->label, n->op_type, i);
     if (n->n_outputs < 1 || n->n_outputs > op->n_outputs || n->outputs[0] < 0)
         return inferd_err_set(err, INFERD_E_INVALID_ARG,
-                              "node '%s' (%s) has %d outputs, the operator produces %d",
-                              n->label, n->op_type, n->n_outputs, op->n_outputs);
+                              "node '%s' (%s) has %d outputs, the operator produces %d", n->label,
+                              n->op_type, n->n_outputs, op->n_outputs);
     return INFERD_OK;
 }
 

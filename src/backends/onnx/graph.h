@@ -46,30 +46,30 @@ typedef enum {
 typedef struct inferd_onnx_attr {
     char *name;
     inferd_onnx_attr_type_t type;
-    float f;              /* FLOAT */
-    int64_t i;            /* INT */
-    char *s;              /* STRING: NUL-terminated copy (may contain NULs; see s_len) */
-    size_t s_len;         /* STRING: length without the terminator */
-    size_t n;             /* FLOATS / INTS / STRINGS: element count */
-    float *floats;        /* FLOATS */
-    int64_t *ints;        /* INTS */
-    char **strings;       /* STRINGS: NUL-terminated copies */
-    size_t *string_lens;  /* STRINGS: lengths */
-    inferd_tensor_t *t;   /* TENSOR: owned reference, INFERD_OWNER_MODEL */
+    float f;             /* FLOAT */
+    int64_t i;           /* INT */
+    char *s;             /* STRING: NUL-terminated copy (may contain NULs; see s_len) */
+    size_t s_len;        /* STRING: length without the terminator */
+    size_t n;            /* FLOATS / INTS / STRINGS: element count */
+    float *floats;       /* FLOATS */
+    int64_t *ints;       /* INTS */
+    char **strings;      /* STRINGS: NUL-terminated copies */
+    size_t *string_lens; /* STRINGS: lengths */
+    inferd_tensor_t *t;  /* TENSOR: owned reference, INFERD_OWNER_MODEL */
 } inferd_onnx_attr_t;
 
 /* A named tensor in the graph. */
 typedef struct inferd_onnx_value {
     char *name;
-    inferd_dtype_t dtype;           /* element type; known for every used value after load */
-    int ndim;                       /* declared rank (inputs/outputs only); -1 if unknown */
-    int64_t dims[INFERD_MAX_DIMS];  /* declared dims; -1 for a symbolic or unknown dim */
-    inferd_dtype_t declared_dtype;  /* type the model declares (INVALID if none) */
-    inferd_tensor_t *constant;      /* initializer or load-time output; owned reference */
-    int input_index;                /* position among model inputs, or -1 */
-    int producer;                   /* index of the producing node, or -1 */
-    bool is_output;                 /* a graph output: kept until the end of a run */
-    int uses;                       /* input slots of scheduled nodes that read it */
+    inferd_dtype_t dtype;          /* element type; known for every used value after load */
+    int ndim;                      /* declared rank (inputs/outputs only); -1 if unknown */
+    int64_t dims[INFERD_MAX_DIMS]; /* declared dims; -1 for a symbolic or unknown dim */
+    inferd_dtype_t declared_dtype; /* type the model declares (INVALID if none) */
+    inferd_tensor_t *constant;     /* initializer or load-time output; owned reference */
+    int input_index;               /* position among model inputs, or -1 */
+    int producer;                  /* index of the producing node, or -1 */
+    bool is_output;                /* a graph output: kept until the end of a run */
+    int uses;                      /* input slots of scheduled nodes that read it */
 } inferd_onnx_value_t;
 
 typedef struct inferd_onnx_node inferd_onnx_node_t;
@@ -89,23 +89,22 @@ typedef inferd_status_t (*inferd_onnx_compute_fn)(const inferd_onnx_node_t *node
                                                   inferd_tensor_t *const *out, inferd_err_t *err);
 
 struct inferd_onnx_node {
-    char *name;                      /* as in the model; may be empty */
+    char *name; /* as in the model; may be empty */
     char *op_type;
-    char *domain;                    /* "" for the default domain (ai.onnx) */
-    char *label;                     /* name, or op_type when unnamed: ctx->current_op */
-    int64_t opset;                   /* the model's opset for the node's domain */
+    char *domain;  /* "" for the default domain (ai.onnx) */
+    char *label;   /* name, or op_type when unnamed: ctx->current_op */
+    int64_t opset; /* the model's opset for the node's domain */
     int n_inputs;
-    int *inputs;                     /* value indices; -1 for an omitted optional input */
+    int *inputs; /* value indices; -1 for an omitted optional input */
     int n_outputs;
-    int *outputs;                    /* value indices; -1 for an omitted optional output */
+    int *outputs; /* value indices; -1 for an omitted optional output */
     int n_attrs;
-    inferd_onnx_attr_t *attrs;       /* freed once the op has parsed them */
-    const inferd_onnx_op_t *op;      /* bound at load */
-    void *op_data;                   /* the op's parsed attributes; freed with inferd_free */
-    inferd_onnx_compute_fn compute;  /* kernel bound to the node's dtypes at load */
-    bool alias;                      /* output 0 is a view of input 0 with a new shape */
-    bool folded;                     /* every output was computed at load: not scheduled */
-    int file_index;                  /* position in the model file (for messages) */
+    inferd_onnx_attr_t *attrs;      /* freed once the op has parsed them */
+    const inferd_onnx_op_t *op;     /* bound at load */
+    void *op_data;                  /* the op's parsed attributes; freed with inferd_free */
+    inferd_onnx_compute_fn compute; /* kernel bound to the node's dtypes at load */
+    bool alias;                     /* output 0 is a view of input 0 with a new shape */
+    bool folded;                    /* every output was computed at load: not scheduled */
 };
 
 typedef struct inferd_onnx_opset {
@@ -114,19 +113,19 @@ typedef struct inferd_onnx_opset {
 } inferd_onnx_opset_t;
 
 typedef struct inferd_onnx_graph {
-    char *path;                    /* the model file, for messages */
+    char *path; /* the model file, for messages */
     int64_t ir_version;
     int n_values;
     inferd_onnx_value_t *values;
     int n_nodes;
-    inferd_onnx_node_t *nodes;     /* topological order after inferd_onnx_graph_finalize */
+    inferd_onnx_node_t *nodes; /* topological order after inferd_onnx_graph_finalize */
     int n_inputs;
-    int *inputs;                   /* value indices of model inputs (initializers excluded) */
+    int *inputs; /* value indices of model inputs (initializers excluded) */
     int n_outputs;
-    int *outputs;                  /* value indices of graph outputs */
+    int *outputs; /* value indices of graph outputs */
     int n_opsets;
     inferd_onnx_opset_t *opsets;
-    int max_node_inputs;           /* sizes the executor's per-run scratch */
+    int max_node_inputs; /* input slots per node, padded to the op's arity */
     int max_node_outputs;
 } inferd_onnx_graph_t;
 
@@ -174,12 +173,12 @@ inferd_status_t inferd_onnx_graph_run(inferd_ctx_t *ctx, const inferd_onnx_graph
 const inferd_onnx_attr_t *inferd_onnx_attr_find(const inferd_onnx_node_t *node, const char *name);
 
 /* An INT attribute, or def when absent. */
-inferd_status_t inferd_onnx_attr_int(const inferd_onnx_node_t *node, const char *name,
-                                     int64_t def, int64_t *out, inferd_err_t *err);
+inferd_status_t inferd_onnx_attr_int(const inferd_onnx_node_t *node, const char *name, int64_t def,
+                                     int64_t *out, inferd_err_t *err);
 
 /* A FLOAT attribute, or def when absent. */
-inferd_status_t inferd_onnx_attr_float(const inferd_onnx_node_t *node, const char *name,
-                                       float def, float *out, inferd_err_t *err);
+inferd_status_t inferd_onnx_attr_float(const inferd_onnx_node_t *node, const char *name, float def,
+                                       float *out, inferd_err_t *err);
 
 /* An INTS attribute: *vals points into the node (valid until its attributes are freed)
  * and *present tells whether it was given. */

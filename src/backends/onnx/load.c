@@ -146,8 +146,10 @@ static bool location_is_safe(const char *loc)
     return true;
 }
 
-static inferd_status_t read_external(const Onnx__TensorProto *tp, const char *dir, void *dst,
-                                     size_t nbytes, inferd_err_t *err)
+/* Finds, checks and opens the external data of tp before anything is allocated for it:
+ * on success *fd is open and holds nbytes at *offset. */
+static inferd_status_t open_external(const Onnx__TensorProto *tp, const char *dir, size_t nbytes,
+                                     int *fd_out, uint64_t *offset_out, inferd_err_t *err)
 {
     const char *location = NULL;
     uint64_t offset = 0, length = 0;
@@ -180,11 +182,11 @@ static inferd_status_t read_external(const Onnx__TensorProto *tp, const char *di
                               "external data length %llu does not match the %zu bytes the "
                               "shape needs",
                               (unsigned long long)length, nbytes);
-    size_t plen = strlen(dir) + 1 + strlen(location) + 1;
-    char *path = inferd_xmalloc(plen);
-    memcpy(path, dir, strlen(dir));
-    path[strlen(dir)] = '/';
-    memcpy(path + strlen(dir) + 1, location, strlen(location) + 1);
+    size_t dl = strlen(dir), ll = strlen(location);
+    char *path = inferd_xmalloc(dl + 1 + ll + 1);
+    memcpy(path, dir, dl);
+    path[dl] = '/';
+    memcpy(path + dl + 1, location, ll + 1);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     inferd_free(path);
     if (fd < 0)
@@ -192,29 +194,35 @@ static inferd_status_t read_external(const Onnx__TensorProto *tp, const char *di
                               location, strerror(errno));
     struct stat st;
     inferd_status_t rc = INFERD_OK;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         rc = inferd_err_set(err, INFERD_E_INVALID_ARG, "external data '%s' is not a regular file",
                             location);
-    } else if (offset > (uint64_t)st.st_size || nbytes > (uint64_t)st.st_size - offset) {
+    else if (offset > (uint64_t)st.st_size || nbytes > (uint64_t)st.st_size - offset)
         rc = inferd_err_set(err, INFERD_E_INVALID_ARG,
                             "external data '%s' has %lld bytes, %zu needed at offset %llu",
                             location, (long long)st.st_size, nbytes, (unsigned long long)offset);
-    } else {
-        size_t got = 0;
-        while (got < nbytes) {
-            ssize_t r = pread(fd, (char *)dst + got, nbytes - got, (off_t)(offset + got));
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0) {
-                rc = inferd_err_set(err, INFERD_E_INVALID_ARG,
-                                    "reading external data '%s' failed", location);
-                break;
-            }
-            got += (size_t)r;
-        }
+    if (rc != INFERD_OK) {
+        close(fd);
+        return rc;
     }
-    close(fd);
-    return rc;
+    *fd_out = fd;
+    *offset_out = offset;
+    return INFERD_OK;
+}
+
+static inferd_status_t pread_all(int fd, void *dst, size_t n, uint64_t offset, inferd_err_t *err)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)dst + got, n - got, (off_t)(offset + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "reading external data failed: %s",
+                                  r < 0 ? strerror(errno) : "file shrank");
+        got += (size_t)r;
+    }
+    return INFERD_OK;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -227,72 +235,76 @@ static inferd_status_t typed_count_error(const char *field, size_t have, uint64_
                           field, have, (unsigned long long)want);
 }
 
-/* Copies the typed-field payload of tp (one of float_data, int32_data, ...) into dst. */
-static inferd_status_t copy_typed(const Onnx__TensorProto *tp, inferd_dtype_t dt, void *dst,
-                                  uint64_t numel, inferd_err_t *err)
+/* The typed field that carries dt's values, and how many values it holds. */
+static size_t typed_count(const Onnx__TensorProto *tp, inferd_dtype_t dt, const char **field)
 {
     switch (dt) {
-    case INFERD_DTYPE_FP32:
-        if (tp->n_float_data != numel)
-            return typed_count_error("float_data", tp->n_float_data, numel, err);
-        if (numel)
-            memcpy(dst, tp->float_data, numel * sizeof(float));
-        return INFERD_OK;
-    case INFERD_DTYPE_FP64:
-        if (tp->n_double_data != numel)
-            return typed_count_error("double_data", tp->n_double_data, numel, err);
-        if (numel)
-            memcpy(dst, tp->double_data, numel * sizeof(double));
-        return INFERD_OK;
-    case INFERD_DTYPE_INT64:
-        if (tp->n_int64_data != numel)
-            return typed_count_error("int64_data", tp->n_int64_data, numel, err);
-        if (numel)
-            memcpy(dst, tp->int64_data, numel * sizeof(int64_t));
-        return INFERD_OK;
+    case INFERD_DTYPE_FP32: *field = "float_data"; return tp->n_float_data;
+    case INFERD_DTYPE_FP64: *field = "double_data"; return tp->n_double_data;
+    case INFERD_DTYPE_INT64: *field = "int64_data"; return tp->n_int64_data;
     case INFERD_DTYPE_UINT64:
-    case INFERD_DTYPE_UINT32:
-        if (tp->n_uint64_data != numel)
-            return typed_count_error("uint64_data", tp->n_uint64_data, numel, err);
-        for (uint64_t i = 0; i < numel; i++) {
-            if (dt == INFERD_DTYPE_UINT64)
-                ((uint64_t *)dst)[i] = tp->uint64_data[i];
-            else
-                ((uint32_t *)dst)[i] = (uint32_t)tp->uint64_data[i];
-        }
-        return INFERD_OK;
-    case INFERD_DTYPE_INT32:
-    case INFERD_DTYPE_INT16:
-    case INFERD_DTYPE_INT8:
-    case INFERD_DTYPE_UINT16:
-    case INFERD_DTYPE_UINT8:
-    case INFERD_DTYPE_BOOL:
-    case INFERD_DTYPE_FP16:
-    case INFERD_DTYPE_BF16:
+    case INFERD_DTYPE_UINT32: *field = "uint64_data"; return tp->n_uint64_data;
+    case INFERD_DTYPE_BYTES: *field = "string_data"; return tp->n_string_data;
+    default:
         /* int32_data carries every narrower integer, bool, and the bit patterns of the
          * 16-bit floats. */
-        if (tp->n_int32_data != numel)
-            return typed_count_error("int32_data", tp->n_int32_data, numel, err);
-        for (uint64_t i = 0; i < numel; i++) {
-            int32_t v = tp->int32_data[i];
-            switch (dt) {
-            case INFERD_DTYPE_INT32: ((int32_t *)dst)[i] = v; break;
-            case INFERD_DTYPE_INT16: ((int16_t *)dst)[i] = (int16_t)v; break;
-            case INFERD_DTYPE_INT8: ((int8_t *)dst)[i] = (int8_t)v; break;
-            case INFERD_DTYPE_UINT8: ((uint8_t *)dst)[i] = (uint8_t)v; break;
-            case INFERD_DTYPE_BOOL: ((uint8_t *)dst)[i] = v != 0; break;
-            default: ((uint16_t *)dst)[i] = (uint16_t)v; break; /* UINT16, FP16, BF16 */
-            }
-        }
-        return INFERD_OK;
-    default:
-        return inferd_err_set(err, INFERD_E_UNSUPPORTED, "element type %s has no typed field",
-                              inferd_dtype_name(dt));
+        *field = "int32_data";
+        return tp->n_int32_data;
     }
 }
 
+/* Copies the typed-field payload of tp (whose count was checked) into dst. */
+static void copy_typed(const Onnx__TensorProto *tp, inferd_dtype_t dt, void *dst, uint64_t numel)
+{
+    for (uint64_t i = 0; i < numel; i++) {
+        switch (dt) {
+        case INFERD_DTYPE_FP32: ((float *)dst)[i] = tp->float_data[i]; break;
+        case INFERD_DTYPE_FP64: ((double *)dst)[i] = tp->double_data[i]; break;
+        case INFERD_DTYPE_INT64: ((int64_t *)dst)[i] = tp->int64_data[i]; break;
+        case INFERD_DTYPE_UINT64: ((uint64_t *)dst)[i] = tp->uint64_data[i]; break;
+        case INFERD_DTYPE_UINT32: ((uint32_t *)dst)[i] = (uint32_t)tp->uint64_data[i]; break;
+        case INFERD_DTYPE_INT32: ((int32_t *)dst)[i] = tp->int32_data[i]; break;
+        case INFERD_DTYPE_INT16: ((int16_t *)dst)[i] = (int16_t)tp->int32_data[i]; break;
+        case INFERD_DTYPE_INT8: ((int8_t *)dst)[i] = (int8_t)tp->int32_data[i]; break;
+        case INFERD_DTYPE_UINT8: ((uint8_t *)dst)[i] = (uint8_t)tp->int32_data[i]; break;
+        case INFERD_DTYPE_BOOL: ((uint8_t *)dst)[i] = tp->int32_data[i] != 0; break;
+        default: /* UINT16, FP16, BF16 */ ((uint16_t *)dst)[i] = (uint16_t)tp->int32_data[i]; break;
+        }
+    }
+}
+
+static inferd_tensor_t *strings_from_proto(const Onnx__TensorProto *tp, int ndim, inferd_err_t *err)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < tp->n_string_data; i++) {
+        if (tp->string_data[i].len > UINT32_MAX) {
+            inferd_err_set(err, INFERD_E_TOO_LARGE, "string element too long");
+            return NULL;
+        }
+        total += 4 + tp->string_data[i].len;
+    }
+    inferd_tensor_t *t =
+        inferd_tensor_create(INFERD_DTYPE_BYTES, tp->dims, ndim, total, INFERD_OWNER_MODEL, err);
+    if (!t)
+        return NULL;
+    uint8_t *p = t->data;
+    for (size_t i = 0; i < tp->n_string_data; i++) {
+        uint32_t len = (uint32_t)tp->string_data[i].len;
+        p[0] = (uint8_t)len;
+        p[1] = (uint8_t)(len >> 8);
+        p[2] = (uint8_t)(len >> 16);
+        p[3] = (uint8_t)(len >> 24);
+        if (len)
+            memcpy(p + 4, tp->string_data[i].data, len);
+        p += 4 + len;
+    }
+    return t;
+}
+
 /* Builds a model tensor from a TensorProto (an initializer or a Constant's value). dir is
- * the model's directory for external data. */
+ * the model's directory for external data. Every size is checked against the payload
+ * before anything is allocated, so a corrupt dim cannot make the loader ask for
+ * terabytes. */
 static inferd_status_t tensor_from_proto(const Onnx__TensorProto *tp, const char *dir,
                                          inferd_tensor_t **out, inferd_err_t *err)
 {
@@ -308,54 +320,55 @@ static inferd_status_t tensor_from_proto(const Onnx__TensorProto *tp, const char
                               tp->n_dims, INFERD_MAX_DIMS);
     int ndim = (int)tp->n_dims;
     uint64_t numel;
-    if (inferd_shape_numel(tp->dims, ndim, UINT64_MAX, &numel, err) != INFERD_OK)
-        return err ? err->code : INFERD_E_INVALID_ARG;
-    bool external = tp->has_data_location &&
-                    tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    inferd_status_t rc = inferd_shape_numel(tp->dims, ndim, UINT64_MAX, &numel, err);
+    if (rc != INFERD_OK)
+        return rc;
+    bool external =
+        tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    const char *field;
+    size_t have = typed_count(tp, dt, &field);
 
     if (dt == INFERD_DTYPE_BYTES) {
         if (external || tp->has_raw_data)
-            return inferd_err_set(err, INFERD_E_UNSUPPORTED,
-                                  "string tensors must use string_data");
-        if (tp->n_string_data != numel)
-            return typed_count_error("string_data", tp->n_string_data, numel, err);
-        size_t total = 0;
-        for (size_t i = 0; i < tp->n_string_data; i++)
-            total += 4 + tp->string_data[i].len;
-        inferd_tensor_t *t = inferd_tensor_create(dt, tp->dims, ndim, total, INFERD_OWNER_MODEL,
-                                                  err);
-        if (!t)
-            return err ? err->code : INFERD_E_RESOURCE_EXHAUSTED;
-        uint8_t *p = t->data;
-        for (size_t i = 0; i < tp->n_string_data; i++) {
-            uint32_t len = (uint32_t)tp->string_data[i].len;
-            p[0] = (uint8_t)len;
-            p[1] = (uint8_t)(len >> 8);
-            p[2] = (uint8_t)(len >> 16);
-            p[3] = (uint8_t)(len >> 24);
-            if (len)
-                memcpy(p + 4, tp->string_data[i].data, len);
-            p += 4 + len;
-        }
-        *out = t;
-        return INFERD_OK;
+            return inferd_err_set(err, INFERD_E_UNSUPPORTED, "string tensors must use string_data");
+        if (have != numel)
+            return typed_count_error(field, have, numel, err);
+        *out = strings_from_proto(tp, ndim, err);
+        return *out ? INFERD_OK : err ? err->code : INFERD_E_RESOURCE_EXHAUSTED;
     }
 
+    size_t es = inferd_dtype_size(dt);
+    if (numel > SIZE_MAX / es)
+        return inferd_err_set(err, INFERD_E_TOO_LARGE, "%llu elements are too many",
+                              (unsigned long long)numel);
+    size_t nbytes = (size_t)numel * es;
+    int fd = -1;
+    uint64_t offset = 0;
+    if (external)
+        rc = open_external(tp, dir, nbytes, &fd, &offset, err);
+    else if (tp->has_raw_data && tp->raw_data.len != nbytes)
+        rc = inferd_err_set(err, INFERD_E_INVALID_ARG,
+                            "raw_data holds %zu bytes, the shape needs %zu", tp->raw_data.len,
+                            nbytes);
+    else if (!tp->has_raw_data && have != numel)
+        rc = typed_count_error(field, have, numel, err);
+    if (rc != INFERD_OK)
+        return rc;
+
     inferd_tensor_t *t = inferd_tensor_create(dt, tp->dims, ndim, 0, INFERD_OWNER_MODEL, err);
-    if (!t)
+    if (!t) {
+        if (fd >= 0)
+            close(fd);
         return err ? err->code : INFERD_E_RESOURCE_EXHAUSTED;
-    inferd_status_t rc = INFERD_OK;
+    }
     if (external) {
-        rc = read_external(tp, dir, t->data, t->nbytes, err);
+        rc = pread_all(fd, t->data, nbytes, offset, err);
+        close(fd);
     } else if (tp->has_raw_data) {
-        if (tp->raw_data.len != t->nbytes)
-            rc = inferd_err_set(err, INFERD_E_INVALID_ARG,
-                                "raw_data holds %zu bytes, the shape needs %zu", tp->raw_data.len,
-                                t->nbytes);
-        else if (t->nbytes)
-            memcpy(t->data, tp->raw_data.data, t->nbytes);
+        if (nbytes)
+            memcpy(t->data, tp->raw_data.data, nbytes);
     } else {
-        rc = copy_typed(tp, dt, t->data, numel, err);
+        copy_typed(tp, dt, t->data, numel);
     }
     if (rc != INFERD_OK) {
         inferd_tensor_unref(t);
@@ -400,8 +413,8 @@ static int value_find(const builder_t *b, const char *name)
 static int value_add(builder_t *b, const char *name)
 {
     inferd_onnx_graph_t *g = b->g;
-    g->values = inferd_xgrow(g->values, sizeof(*g->values), (size_t)g->n_values + 1,
-                             &b->values_cap);
+    g->values =
+        inferd_xgrow(g->values, sizeof(*g->values), (size_t)g->n_values + 1, &b->values_cap);
     int idx = g->n_values++;
     inferd_onnx_value_t *v = &g->values[idx];
     memset(v, 0, sizeof(*v));
@@ -439,8 +452,8 @@ static inferd_status_t parse_value_info(const Onnx__ValueInfoProto *vi, inferd_o
     if (!tt->shape)
         return INFERD_OK;
     if (tt->shape->n_dim > INFERD_MAX_DIMS)
-        return inferd_err_set(err, INFERD_E_UNSUPPORTED, "%s '%s' has rank %zu, more than %d",
-                              what, v->name, tt->shape->n_dim, INFERD_MAX_DIMS);
+        return inferd_err_set(err, INFERD_E_UNSUPPORTED, "%s '%s' has rank %zu, more than %d", what,
+                              v->name, tt->shape->n_dim, INFERD_MAX_DIMS);
     v->ndim = (int)tt->shape->n_dim;
     for (int i = 0; i < v->ndim; i++) {
         const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
@@ -530,9 +543,7 @@ static inferd_status_t convert_attr(const Onnx__AttributeProto *ap, inferd_onnx_
             a->string_lens[i] = ap->strings[i].len;
         }
         break;
-    default:
-        a->type = INFERD_ONNX_ATTR_OTHER;
-        break;
+    default: a->type = INFERD_ONNX_ATTR_OTHER; break;
     }
     return INFERD_OK;
 }
@@ -600,7 +611,6 @@ static inferd_status_t add_nodes(builder_t *b, const Onnx__GraphProto *gp, infer
     for (size_t i = 0; i < gp->n_node; i++) {
         const Onnx__NodeProto *np = gp->node[i];
         inferd_onnx_node_t *n = &g->nodes[g->n_nodes++];
-        n->file_index = (int)i;
         n->name = inferd_xstrdup(str_or_empty(np->name));
         n->op_type = inferd_xstrdup(str_or_empty(np->op_type));
         const char *dom = str_or_empty(np->domain);
@@ -670,8 +680,7 @@ static inferd_status_t add_outputs(builder_t *b, const Onnx__GraphProto *gp, inf
             return inferd_err_set(err, INFERD_E_INVALID_ARG, "graph output '%s' is listed twice",
                                   name);
         /* A graph input keeps the shape it declares as an input. */
-        if (v->input_index < 0 &&
-            parse_value_info(gp->output[i], v, "output", err) != INFERD_OK)
+        if (v->input_index < 0 && parse_value_info(gp->output[i], v, "output", err) != INFERD_OK)
             return err ? err->code : INFERD_E_INVALID_ARG;
         v->is_output = true;
         g->outputs[g->n_outputs++] = idx;

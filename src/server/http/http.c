@@ -46,9 +46,9 @@ static void set_response(inferd_http_exchange_t *ex, int status, char *body, siz
 void inferd_http_respond_json(inferd_http_exchange_t *ex, int status, inferd_buf_t *buf)
 {
     if (buf->failed) {
+        /* Out of memory, or an output the encoder refused (malformed BYTES). */
         inferd_buf_deinit(buf);
-        inferd_http_respond_error(ex, INFERD_E_RESOURCE_EXHAUSTED,
-                                  "the response is too large to build");
+        inferd_http_respond_error(ex, INFERD_E_INTERNAL, "could not encode the response");
         return;
     }
     size_t len;
@@ -308,7 +308,7 @@ static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *uri)
     return strlen(uri);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[512];

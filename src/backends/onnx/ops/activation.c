@@ -13,18 +13,18 @@ static inferd_status_t same_shape_reshape(const inferd_onnx_node_t *node,
     return INFERD_OK;
 }
 
-#define UNARY_KERNEL(name, T, EXPR)                                                            \
-    static inferd_status_t name(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,   \
-                                inferd_tensor_t *const *out, inferd_err_t *err)               \
-    {                                                                                          \
-        const T *src = in[0]->data;                                                            \
-        T *dst = out[0]->data;                                                                 \
-        uint64_t n = inferd_tensor_numel(in[0]);                                               \
-        for (uint64_t i = 0; i < n; i++) {                                                     \
-            T x = src[i];                                                                      \
-            dst[i] = (EXPR);                                                                   \
-        }                                                                                      \
-        return INFERD_OK;                                                                      \
+#define UNARY_KERNEL(name, T, EXPR)                                                                \
+    static inferd_status_t name(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,        \
+                                inferd_tensor_t *const *out, inferd_err_t *err)                    \
+    {                                                                                              \
+        const T *src = in[0]->data;                                                                \
+        T *dst = out[0]->data;                                                                     \
+        uint64_t n = inferd_tensor_numel(in[0]);                                                   \
+        for (uint64_t i = 0; i < n; i++) {                                                         \
+            T x = src[i];                                                                          \
+            dst[i] = (EXPR);                                                                       \
+        }                                                                                          \
+        return INFERD_OK;                                                                          \
     }
 
 UNARY_KERNEL(relu_f32, float, x > 0.0f ? x : 0.0f)

@@ -26,7 +26,7 @@ typedef bool (*bin_loop_fn)(const void *a, int64_t sa, const void *b, int64_t sb
 
 typedef struct binary_data {
     bin_loop_fn loop;
-    bool legacy;      /* opset < 7: the broadcast/axis attributes apply */
+    bool legacy;       /* opset < 7: the broadcast/axis attributes apply */
     bool legacy_bcast; /* broadcast=1 */
     bool has_axis;
     int64_t axis;
@@ -36,69 +36,67 @@ typedef struct binary_data {
 /* Kernels                                                                              */
 
 /* The three stride cases get their own loops so the compiler vectorizes each. */
-#define BIN_LOOP(name, T, EXPR)                                                                \
-    static bool name(const void *pa, int64_t sa, const void *pb, int64_t sb, void *po,       \
-                     int64_t n)                                                               \
-    {                                                                                          \
-        const T *a = pa, *b = pb;                                                              \
-        T *o = po;                                                                             \
-        if (sa == 1 && sb == 1) {                                                              \
-            for (int64_t i = 0; i < n; i++) {                                                  \
-                T x = a[i], y = b[i];                                                          \
-                o[i] = (EXPR);                                                                 \
-            }                                                                                  \
-        } else if (sa == 1) {                                                                  \
-            const T y = b[0];                                                                  \
-            for (int64_t i = 0; i < n; i++) {                                                  \
-                T x = a[i];                                                                    \
-                o[i] = (EXPR);                                                                 \
-            }                                                                                  \
-        } else if (sb == 1) {                                                                  \
-            const T x = a[0];                                                                  \
-            for (int64_t i = 0; i < n; i++) {                                                  \
-                T y = b[i];                                                                    \
-                o[i] = (EXPR);                                                                 \
-            }                                                                                  \
-        } else {                                                                               \
-            const T x = a[0], y = b[0];                                                        \
-            for (int64_t i = 0; i < n; i++)                                                    \
-                o[i] = (EXPR);                                                                 \
-        }                                                                                      \
-        return true;                                                                           \
+#define BIN_LOOP(name, T, EXPR)                                                                    \
+    static bool name(const void *pa, int64_t sa, const void *pb, int64_t sb, void *po, int64_t n)  \
+    {                                                                                              \
+        const T *a = pa, *b = pb;                                                                  \
+        T *o = po;                                                                                 \
+        if (sa == 1 && sb == 1) {                                                                  \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                T x = a[i], y = b[i];                                                              \
+                o[i] = (EXPR);                                                                     \
+            }                                                                                      \
+        } else if (sa == 1) {                                                                      \
+            const T y = b[0];                                                                      \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                T x = a[i];                                                                        \
+                o[i] = (EXPR);                                                                     \
+            }                                                                                      \
+        } else if (sb == 1) {                                                                      \
+            const T x = a[0];                                                                      \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                T y = b[i];                                                                        \
+                o[i] = (EXPR);                                                                     \
+            }                                                                                      \
+        } else {                                                                                   \
+            const T x = a[0], y = b[0];                                                            \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                o[i] = (EXPR);                                                                     \
+        }                                                                                          \
+        return true;                                                                               \
     }
 
 /* Integer division: checks the divisor, and computes x / -1 as a wrapping negation
  * because INT_MIN / -1 traps on x86. */
-#define DIV_INT_LOOP(name, T, SIGNED)                                                          \
-    static bool name(const void *pa, int64_t sa, const void *pb, int64_t sb, void *po,       \
-                     int64_t n)                                                               \
-    {                                                                                          \
-        const T *a = pa, *b = pb;                                                              \
-        T *o = po;                                                                             \
-        for (int64_t i = 0; i < n; i++) {                                                      \
-            T x = a[i * sa], y = b[i * sb];                                                    \
-            if (y == 0)                                                                        \
-                return false;                                                                  \
-            if (SIGNED && y == (T)-1)                                                          \
-                o[i] = (T)(0 - (uint64_t)x);                                                   \
-            else                                                                               \
-                o[i] = (T)(x / y);                                                             \
-        }                                                                                      \
-        return true;                                                                           \
+#define DIV_INT_LOOP(name, T, SIGNED)                                                              \
+    static bool name(const void *pa, int64_t sa, const void *pb, int64_t sb, void *po, int64_t n)  \
+    {                                                                                              \
+        const T *a = pa, *b = pb;                                                                  \
+        T *o = po;                                                                                 \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T x = a[i * sa], y = b[i * sb];                                                        \
+            if (y == 0)                                                                            \
+                return false;                                                                      \
+            if (SIGNED && y == (T)-1)                                                              \
+                o[i] = (T)(0 - (uint64_t)x);                                                       \
+            else                                                                                   \
+                o[i] = (T)(x / y);                                                                 \
+        }                                                                                          \
+        return true;                                                                               \
     }
 
 #define WRAP(T, x, op, y) ((T)((uint64_t)(x)op(uint64_t)(y)))
 
-#define FLOAT_LOOPS(sfx, T)                                                                    \
-    BIN_LOOP(add_##sfx, T, x + y)                                                              \
-    BIN_LOOP(sub_##sfx, T, x - y)                                                              \
-    BIN_LOOP(mul_##sfx, T, x * y)                                                              \
+#define FLOAT_LOOPS(sfx, T)                                                                        \
+    BIN_LOOP(add_##sfx, T, x + y)                                                                  \
+    BIN_LOOP(sub_##sfx, T, x - y)                                                                  \
+    BIN_LOOP(mul_##sfx, T, x *y)                                                                   \
     BIN_LOOP(div_##sfx, T, x / y)
 
-#define INT_LOOPS(sfx, T, SIGNED)                                                              \
-    BIN_LOOP(add_##sfx, T, WRAP(T, x, +, y))                                                   \
-    BIN_LOOP(sub_##sfx, T, WRAP(T, x, -, y))                                                   \
-    BIN_LOOP(mul_##sfx, T, WRAP(T, x, *, y))                                                   \
+#define INT_LOOPS(sfx, T, SIGNED)                                                                  \
+    BIN_LOOP(add_##sfx, T, WRAP(T, x, +, y))                                                       \
+    BIN_LOOP(sub_##sfx, T, WRAP(T, x, -, y))                                                       \
+    BIN_LOOP(mul_##sfx, T, WRAP(T, x, *, y))                                                       \
     DIV_INT_LOOP(div_##sfx, T, SIGNED)
 
 FLOAT_LOOPS(f32, float)
@@ -112,15 +110,18 @@ INT_LOOPS(u16, uint16_t, 0)
 INT_LOOPS(u32, uint32_t, 0)
 INT_LOOPS(u64, uint64_t, 0)
 
-#define LOOP_ROW(sfx) {add_##sfx, sub_##sfx, mul_##sfx, div_##sfx}
+#define LOOP_ROW(sfx)                                                                              \
+    {                                                                                              \
+        add_##sfx, sub_##sfx, mul_##sfx, div_##sfx                                                 \
+    }
 
 static bin_loop_fn loop_for(bin_kind_t kind, inferd_dtype_t dt)
 {
     static const bin_loop_fn loops[INFERD_DTYPE_COUNT_][BIN_COUNT_] = {
-        [INFERD_DTYPE_FP32] = LOOP_ROW(f32),  [INFERD_DTYPE_FP64] = LOOP_ROW(f64),
-        [INFERD_DTYPE_INT8] = LOOP_ROW(i8),   [INFERD_DTYPE_INT16] = LOOP_ROW(i16),
-        [INFERD_DTYPE_INT32] = LOOP_ROW(i32), [INFERD_DTYPE_INT64] = LOOP_ROW(i64),
-        [INFERD_DTYPE_UINT8] = LOOP_ROW(u8),  [INFERD_DTYPE_UINT16] = LOOP_ROW(u16),
+        [INFERD_DTYPE_FP32] = LOOP_ROW(f32),   [INFERD_DTYPE_FP64] = LOOP_ROW(f64),
+        [INFERD_DTYPE_INT8] = LOOP_ROW(i8),    [INFERD_DTYPE_INT16] = LOOP_ROW(i16),
+        [INFERD_DTYPE_INT32] = LOOP_ROW(i32),  [INFERD_DTYPE_INT64] = LOOP_ROW(i64),
+        [INFERD_DTYPE_UINT8] = LOOP_ROW(u8),   [INFERD_DTYPE_UINT16] = LOOP_ROW(u16),
         [INFERD_DTYPE_UINT32] = LOOP_ROW(u32), [INFERD_DTYPE_UINT64] = LOOP_ROW(u64),
     };
     if (dt <= INFERD_DTYPE_INVALID || dt >= INFERD_DTYPE_COUNT_)
@@ -148,8 +149,7 @@ static inferd_status_t legacy_b_shape(const binary_data_t *d, const inferd_onnx_
     }
     int64_t axis = d->has_axis ? d->axis : a->ndim - b->ndim;
     if (axis < 0 || b->ndim > a->ndim || axis + b->ndim > a->ndim)
-        return inferd_err_set(err, INFERD_E_INVALID_ARG,
-                              "B %s does not fit in A %s at axis %lld",
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "B %s does not fit in A %s at axis %lld",
                               inferd_onnx_dims_str(b->dims, b->ndim, sb, sizeof(sb)),
                               inferd_onnx_dims_str(a->dims, a->ndim, sa, sizeof(sa)),
                               (long long)axis);
@@ -158,11 +158,10 @@ static inferd_status_t legacy_b_shape(const binary_data_t *d, const inferd_onnx_
         int j = i - (int)axis;
         eff->dims[i] = j >= 0 && j < b->ndim ? b->dims[j] : 1;
         if (eff->dims[i] != 1 && eff->dims[i] != a->dims[i])
-            return inferd_err_set(err, INFERD_E_INVALID_ARG,
-                                  "B %s does not match A %s at axis %lld",
-                                  inferd_onnx_dims_str(b->dims, b->ndim, sb, sizeof(sb)),
-                                  inferd_onnx_dims_str(a->dims, a->ndim, sa, sizeof(sa)),
-                                  (long long)axis);
+            return inferd_err_set(
+                err, INFERD_E_INVALID_ARG, "B %s does not match A %s at axis %lld",
+                inferd_onnx_dims_str(b->dims, b->ndim, sb, sizeof(sb)),
+                inferd_onnx_dims_str(a->dims, a->ndim, sa, sizeof(sa)), (long long)axis);
     }
     return INFERD_OK;
 }
@@ -202,8 +201,8 @@ static inferd_status_t binary_compute(const inferd_onnx_node_t *node, inferd_ten
     const char *pa = in[0]->data, *pb = in[1]->data;
     char *po = out[0]->data;
     for (int64_t row = 0; row < w.rows; row++) {
-        if (!d->loop(pa + (size_t)w.off_a * es, w.inner_sa, pb + (size_t)w.off_b * es,
-                     w.inner_sb, po + (size_t)(row * w.inner) * es, w.inner))
+        if (!d->loop(pa + (size_t)w.off_a * es, w.inner_sa, pb + (size_t)w.off_b * es, w.inner_sb,
+                     po + (size_t)(row * w.inner) * es, w.inner))
             return inferd_err_set(err, INFERD_E_INVALID_ARG, "integer division by zero");
         inferd_onnx_bcast_next(&w);
     }
@@ -261,11 +260,13 @@ static inferd_status_t div_init(inferd_onnx_init_t *ic, inferd_err_t *err)
 }
 
 /* 1 and 6: legacy broadcast attributes; 7: numpy broadcasting; 13 and 14 only add types. */
-#define BINARY_VERSIONS(name, init)                                                            \
-    {"", name, 1, 2, 2, 1, init, binary_reshape}, {"", name, 6, 2, 2, 1, init, binary_reshape}, \
-        {"", name, 7, 2, 2, 1, init, binary_reshape},                                          \
-        {"", name, 13, 2, 2, 1, init, binary_reshape},                                         \
-        {"", name, 14, 2, 2, 1, init, binary_reshape}
+#define BINARY_VERSIONS(name, init)                                                                \
+    {"", name, 1, 2, 2, 1, init, binary_reshape}, {"", name, 6, 2, 2, 1, init, binary_reshape},    \
+        {"", name, 7, 2, 2, 1, init, binary_reshape},                                              \
+        {"", name, 13, 2, 2, 1, init, binary_reshape},                                             \
+    {                                                                                              \
+        "", name, 14, 2, 2, 1, init, binary_reshape                                                \
+    }
 
 const inferd_onnx_op_t inferd_onnx_ops_binary[] = {
     BINARY_VERSIONS("Add", add_init),

@@ -24,10 +24,10 @@ static inline int64_t load_b(uint8_t x)
     return x != 0;
 }
 
-#define LOAD_I(sfx, T)                                                                         \
-    static inline int64_t load_##sfx(T x)                                                      \
-    {                                                                                          \
-        return (int64_t)x;                                                                     \
+#define LOAD_I(sfx, T)                                                                             \
+    static inline int64_t load_##sfx(T x)                                                          \
+    {                                                                                              \
+        return (int64_t)x;                                                                         \
     }
 LOAD_I(u8, uint8_t)
 LOAD_I(u16, uint16_t)
@@ -77,18 +77,18 @@ static inline int64_t f_to_i64(double x)
     return (int64_t)x;
 }
 
-#define STORE_INT(sfx, T)                                                                      \
-    static inline T store_##sfx##_i(int64_t x)                                                 \
-    {                                                                                          \
-        return (T)x;                                                                           \
-    }                                                                                          \
-    static inline T store_##sfx##_u(uint64_t x)                                                \
-    {                                                                                          \
-        return (T)x;                                                                           \
-    }                                                                                          \
-    static inline T store_##sfx##_f(double x)                                                  \
-    {                                                                                          \
-        return (T)f_to_i64(x);                                                                 \
+#define STORE_INT(sfx, T)                                                                          \
+    static inline T store_##sfx##_i(int64_t x)                                                     \
+    {                                                                                              \
+        return (T)x;                                                                               \
+    }                                                                                              \
+    static inline T store_##sfx##_u(uint64_t x)                                                    \
+    {                                                                                              \
+        return (T)x;                                                                               \
+    }                                                                                              \
+    static inline T store_##sfx##_f(double x)                                                      \
+    {                                                                                              \
+        return (T)f_to_i64(x);                                                                     \
     }
 STORE_INT(u8, uint8_t)
 STORE_INT(u16, uint16_t)
@@ -131,18 +131,18 @@ static inline uint8_t store_b_f(double x)
     return x != 0;
 }
 
-#define STORE_FLOAT(sfx, T, CONV)                                                              \
-    static inline T store_##sfx##_i(int64_t x)                                                 \
-    {                                                                                          \
-        return CONV(x);                                                                        \
-    }                                                                                          \
-    static inline T store_##sfx##_u(uint64_t x)                                                \
-    {                                                                                          \
-        return CONV(x);                                                                        \
-    }                                                                                          \
-    static inline T store_##sfx##_f(double x)                                                  \
-    {                                                                                          \
-        return CONV(x);                                                                        \
+#define STORE_FLOAT(sfx, T, CONV)                                                                  \
+    static inline T store_##sfx##_i(int64_t x)                                                     \
+    {                                                                                              \
+        return CONV(x);                                                                            \
+    }                                                                                              \
+    static inline T store_##sfx##_u(uint64_t x)                                                    \
+    {                                                                                              \
+        return CONV(x);                                                                            \
+    }                                                                                              \
+    static inline T store_##sfx##_f(double x)                                                      \
+    {                                                                                              \
+        return CONV(x);                                                                            \
     }
 #define CONV_F16(x) inferd_fp32_to_fp16((float)(x))
 #define CONV_BF16(x) inferd_fp32_to_bf16((float)(x))
@@ -158,43 +158,43 @@ STORE_FLOAT(f64, double, CONV_F64)
 
 /* X(suffix, dtype, C type, intermediate kind) for sources and destinations alike. Two
  * identical lists, because a macro cannot expand itself inside its own expansion. */
-#define CAST_SRC_TYPES(X)                                                                      \
-    X(b, INFERD_DTYPE_BOOL, uint8_t, i)                                                        \
-    X(u8, INFERD_DTYPE_UINT8, uint8_t, i)                                                      \
-    X(u16, INFERD_DTYPE_UINT16, uint16_t, i)                                                   \
-    X(u32, INFERD_DTYPE_UINT32, uint32_t, i)                                                   \
-    X(u64, INFERD_DTYPE_UINT64, uint64_t, u)                                                   \
-    X(i8, INFERD_DTYPE_INT8, int8_t, i)                                                        \
-    X(i16, INFERD_DTYPE_INT16, int16_t, i)                                                     \
-    X(i32, INFERD_DTYPE_INT32, int32_t, i)                                                     \
-    X(i64, INFERD_DTYPE_INT64, int64_t, i)                                                     \
-    X(f16, INFERD_DTYPE_FP16, uint16_t, f)                                                     \
-    X(bf16, INFERD_DTYPE_BF16, uint16_t, f)                                                    \
-    X(f32, INFERD_DTYPE_FP32, float, f)                                                        \
+#define CAST_SRC_TYPES(X)                                                                          \
+    X(b, INFERD_DTYPE_BOOL, uint8_t, i)                                                            \
+    X(u8, INFERD_DTYPE_UINT8, uint8_t, i)                                                          \
+    X(u16, INFERD_DTYPE_UINT16, uint16_t, i)                                                       \
+    X(u32, INFERD_DTYPE_UINT32, uint32_t, i)                                                       \
+    X(u64, INFERD_DTYPE_UINT64, uint64_t, u)                                                       \
+    X(i8, INFERD_DTYPE_INT8, int8_t, i)                                                            \
+    X(i16, INFERD_DTYPE_INT16, int16_t, i)                                                         \
+    X(i32, INFERD_DTYPE_INT32, int32_t, i)                                                         \
+    X(i64, INFERD_DTYPE_INT64, int64_t, i)                                                         \
+    X(f16, INFERD_DTYPE_FP16, uint16_t, f)                                                         \
+    X(bf16, INFERD_DTYPE_BF16, uint16_t, f)                                                        \
+    X(f32, INFERD_DTYPE_FP32, float, f)                                                            \
     X(f64, INFERD_DTYPE_FP64, double, f)
 
-#define CAST_DST_TYPES(X, s, sdt, sct, k)                                                      \
-    X(s, sct, k, b, INFERD_DTYPE_BOOL, uint8_t)                                                \
-    X(s, sct, k, u8, INFERD_DTYPE_UINT8, uint8_t)                                              \
-    X(s, sct, k, u16, INFERD_DTYPE_UINT16, uint16_t)                                           \
-    X(s, sct, k, u32, INFERD_DTYPE_UINT32, uint32_t)                                           \
-    X(s, sct, k, u64, INFERD_DTYPE_UINT64, uint64_t)                                           \
-    X(s, sct, k, i8, INFERD_DTYPE_INT8, int8_t)                                                \
-    X(s, sct, k, i16, INFERD_DTYPE_INT16, int16_t)                                             \
-    X(s, sct, k, i32, INFERD_DTYPE_INT32, int32_t)                                             \
-    X(s, sct, k, i64, INFERD_DTYPE_INT64, int64_t)                                             \
-    X(s, sct, k, f16, INFERD_DTYPE_FP16, uint16_t)                                             \
-    X(s, sct, k, bf16, INFERD_DTYPE_BF16, uint16_t)                                            \
-    X(s, sct, k, f32, INFERD_DTYPE_FP32, float)                                                \
+#define CAST_DST_TYPES(X, s, sdt, sct, k)                                                          \
+    X(s, sct, k, b, INFERD_DTYPE_BOOL, uint8_t)                                                    \
+    X(s, sct, k, u8, INFERD_DTYPE_UINT8, uint8_t)                                                  \
+    X(s, sct, k, u16, INFERD_DTYPE_UINT16, uint16_t)                                               \
+    X(s, sct, k, u32, INFERD_DTYPE_UINT32, uint32_t)                                               \
+    X(s, sct, k, u64, INFERD_DTYPE_UINT64, uint64_t)                                               \
+    X(s, sct, k, i8, INFERD_DTYPE_INT8, int8_t)                                                    \
+    X(s, sct, k, i16, INFERD_DTYPE_INT16, int16_t)                                                 \
+    X(s, sct, k, i32, INFERD_DTYPE_INT32, int32_t)                                                 \
+    X(s, sct, k, i64, INFERD_DTYPE_INT64, int64_t)                                                 \
+    X(s, sct, k, f16, INFERD_DTYPE_FP16, uint16_t)                                                 \
+    X(s, sct, k, bf16, INFERD_DTYPE_BF16, uint16_t)                                                \
+    X(s, sct, k, f32, INFERD_DTYPE_FP32, float)                                                    \
     X(s, sct, k, f64, INFERD_DTYPE_FP64, double)
 
-#define DEFINE_CAST(s, sct, k, d, ddt, dct)                                                    \
-    static void cast_##s##_##d(const void *src, void *dst, uint64_t n)                         \
-    {                                                                                          \
-        const sct *in = src;                                                                   \
-        dct *out = dst;                                                                        \
-        for (uint64_t i = 0; i < n; i++)                                                       \
-            out[i] = store_##d##_##k(load_##s(in[i]));                                         \
+#define DEFINE_CAST(s, sct, k, d, ddt, dct)                                                        \
+    static void cast_##s##_##d(const void *src, void *dst, uint64_t n)                             \
+    {                                                                                              \
+        const sct *in = src;                                                                       \
+        dct *out = dst;                                                                            \
+        for (uint64_t i = 0; i < n; i++)                                                           \
+            out[i] = store_##d##_##k(load_##s(in[i]));                                             \
     }
 #define DEFINE_CASTS_FROM(s, sdt, sct, k) CAST_DST_TYPES(DEFINE_CAST, s, sdt, sct, k)
 CAST_SRC_TYPES(DEFINE_CASTS_FROM)
@@ -279,4 +279,5 @@ const inferd_onnx_op_t inferd_onnx_ops_cast[] = {
     {"", "Cast", 9, 1, 1, 1, cast_init, same_shape_reshape},
     {"", "Cast", 13, 1, 1, 1, cast_init, same_shape_reshape},
 };
-const size_t inferd_onnx_ops_cast_count = sizeof(inferd_onnx_ops_cast) / sizeof(inferd_onnx_ops_cast[0]);
+const size_t inferd_onnx_ops_cast_count =
+    sizeof(inferd_onnx_ops_cast) / sizeof(inferd_onnx_ops_cast[0]);

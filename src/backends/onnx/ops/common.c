@@ -49,8 +49,7 @@ inferd_status_t inferd_onnx_broadcast(const inferd_onnx_shape_t *a, const inferd
         int64_t db = ib >= 0 ? b->dims[ib] : 1;
         if (da != db && da != 1 && db != 1) {
             char sa[128], sb[128];
-            return inferd_err_set(err, INFERD_E_INVALID_ARG,
-                                  "shapes %s and %s cannot be broadcast",
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "shapes %s and %s cannot be broadcast",
                                   inferd_onnx_dims_str(a->dims, a->ndim, sa, sizeof(sa)),
                                   inferd_onnx_dims_str(b->dims, b->ndim, sb, sizeof(sb)));
         }

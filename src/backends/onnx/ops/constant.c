@@ -7,8 +7,8 @@
 #include <string.h>
 
 static const char *const value_attrs[] = {
-    "value",      "sparse_value", "value_float",  "value_floats",
-    "value_int",  "value_ints",   "value_string", "value_strings",
+    "value",     "sparse_value", "value_float",  "value_floats",
+    "value_int", "value_ints",   "value_string", "value_strings",
 };
 
 static inferd_status_t wrong_type(const char *name, inferd_err_t *err)
@@ -35,9 +35,8 @@ static inferd_tensor_t *make_strings(bool scalar, size_t n, char *const *strs, c
     for (size_t i = 0; i < n; i++)
         total += 4 + lens[i];
     int64_t dims[1] = {(int64_t)n};
-    inferd_tensor_t *t =
-        inferd_tensor_create(INFERD_DTYPE_BYTES, dims, scalar ? 0 : 1, total, INFERD_OWNER_MODEL,
-                             err);
+    inferd_tensor_t *t = inferd_tensor_create(INFERD_DTYPE_BYTES, dims, scalar ? 0 : 1, total,
+                                              INFERD_OWNER_MODEL, err);
     if (!t)
         return NULL;
     uint8_t *p = t->data;
@@ -110,9 +109,8 @@ static inferd_status_t constant_init(inferd_onnx_init_t *ic, inferd_err_t *err)
 }
 
 /* Never called: the node is folded at load. Present so the table entry is complete. */
-static inferd_status_t constant_reshape(const inferd_onnx_node_t *node,
-                                        inferd_tensor_t *const *in, inferd_onnx_shape_t *out,
-                                        inferd_err_t *err)
+static inferd_status_t constant_reshape(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
+                                        inferd_onnx_shape_t *out, inferd_err_t *err)
 {
     return inferd_err_set(err, INFERD_E_INTERNAL, "Constant is folded at load");
 }

@@ -28,8 +28,8 @@ static inferd_status_t check_blas_dims(int64_t m, int64_t n, int64_t k, inferd_e
 /* Row-major Y[M,N] = alpha * op(A) * op(B) + beta * Y for float, with the vector cases on
  * sgemv. lda/ldb are the stored row lengths. Y must be zeroed when beta is 0 (BLAS may
  * read it). */
-static void sgemm_rm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
-                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *y)
+static void sgemm_rm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                     int64_t lda, const float *b, int64_t ldb, float beta, float *y)
 {
     if (m == 0 || n == 0)
         return;
@@ -42,21 +42,21 @@ static void sgemm_rm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float al
     if (m == 1) {
         /* A is one row (or, transposed, one column): either way k contiguous values. */
         if (tb)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, alpha, b, (int)ldb, a, 1,
-                        beta, y, 1);
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, alpha, b, (int)ldb, a, 1, beta,
+                        y, 1);
         else
-            cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, alpha, b, (int)ldb, a, 1,
-                        beta, y, 1);
+            cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, alpha, b, (int)ldb, a, 1, beta,
+                        y, 1);
         return;
     }
     if (n == 1 && !tb) {
         /* B is one column of k contiguous values. */
         if (ta)
-            cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)m, alpha, a, (int)lda, b, 1,
-                        beta, y, 1);
+            cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)m, alpha, a, (int)lda, b, 1, beta,
+                        y, 1);
         else
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)k, alpha, a, (int)lda, b, 1,
-                        beta, y, 1);
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)k, alpha, a, (int)lda, b, 1, beta,
+                        y, 1);
         return;
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
@@ -72,8 +72,8 @@ static void dgemm_rm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double a
         for (int64_t j = 0; j < n; j++) {
             double acc = 0;
             for (int64_t p = 0; p < k; p++)
-                acc += (ta ? a[p * lda + i] : a[i * lda + p]) *
-                       (tb ? b[j * ldb + p] : b[p * ldb + j]);
+                acc +=
+                    (ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
             y[i * n + j] = alpha * acc + (beta == 0 ? 0 : beta * y[i * n + j]);
         }
     }
@@ -92,8 +92,8 @@ typedef struct gemm_dims {
     int64_t cm, cn; /* C as a 2-D shape (1 or m, 1 or n); 0 when there is no C */
 } gemm_dims_t;
 
-static inferd_status_t gemm_shape(const gemm_data_t *d, inferd_tensor_t *const *in,
-                                  gemm_dims_t *g, inferd_err_t *err)
+static inferd_status_t gemm_shape(const gemm_data_t *d, inferd_tensor_t *const *in, gemm_dims_t *g,
+                                  inferd_err_t *err)
 {
     const inferd_tensor_t *a = in[0], *b = in[1], *c = in[2];
     char sa[128], sb[128];
@@ -141,29 +141,29 @@ static inferd_status_t gemm_reshape(const inferd_onnx_node_t *node, inferd_tenso
 }
 
 /* Fills Y with beta * C broadcast; returns the beta to pass on to the product. */
-#define GEMM_KERNEL(name, T, GEMM)                                                             \
-    static inferd_status_t name(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,   \
-                                inferd_tensor_t *const *out, inferd_err_t *err)               \
-    {                                                                                          \
-        const gemm_data_t *d = node->op_data;                                                  \
-        gemm_dims_t g;                                                                         \
-        if (gemm_shape(d, in, &g, err) != INFERD_OK)                                           \
-            return err ? err->code : INFERD_E_INVALID_ARG;                                     \
-        T *y = out[0]->data;                                                                   \
-        T beta = 0;                                                                            \
-        if (in[2] && d->beta != 0) {                                                           \
-            const T *c = in[2]->data;                                                          \
-            for (int64_t i = 0; i < g.m; i++)                                                  \
-                for (int64_t j = 0; j < g.n; j++)                                              \
-                    y[i * g.n + j] = (T)d->beta * c[(g.cm == 1 ? 0 : i) * g.cn +               \
-                                                    (g.cn == 1 ? 0 : j)];                      \
-            beta = 1;                                                                          \
-        } else {                                                                               \
-            memset(y, 0, out[0]->nbytes);                                                      \
-        }                                                                                      \
-        GEMM(d->ta, d->tb, g.m, g.n, g.k, (T)d->alpha, in[0]->data, in[0]->dims[1],            \
-             in[1]->data, in[1]->dims[1], beta, y);                                            \
-        return INFERD_OK;                                                                      \
+#define GEMM_KERNEL(name, T, GEMM)                                                                 \
+    static inferd_status_t name(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,        \
+                                inferd_tensor_t *const *out, inferd_err_t *err)                    \
+    {                                                                                              \
+        const gemm_data_t *d = node->op_data;                                                      \
+        gemm_dims_t g;                                                                             \
+        if (gemm_shape(d, in, &g, err) != INFERD_OK)                                               \
+            return err ? err->code : INFERD_E_INVALID_ARG;                                         \
+        T *y = out[0]->data;                                                                       \
+        T beta = 0;                                                                                \
+        if (in[2] && d->beta != 0) {                                                               \
+            const T *c = in[2]->data;                                                              \
+            for (int64_t i = 0; i < g.m; i++)                                                      \
+                for (int64_t j = 0; j < g.n; j++)                                                  \
+                    y[i * g.n + j] =                                                               \
+                        (T)d->beta * c[(g.cm == 1 ? 0 : i) * g.cn + (g.cn == 1 ? 0 : j)];          \
+            beta = 1;                                                                              \
+        } else {                                                                                   \
+            memset(y, 0, out[0]->nbytes);                                                          \
+        }                                                                                          \
+        GEMM(d->ta, d->tb, g.m, g.n, g.k, (T)d->alpha, in[0]->data, in[0]->dims[1], in[1]->data,   \
+             in[1]->dims[1], beta, y);                                                             \
+        return INFERD_OK;                                                                          \
     }
 
 GEMM_KERNEL(gemm_f32, float, sgemm_rm)
@@ -263,19 +263,18 @@ static void mm_f64(const void *a, const void *b, void *y, int64_t m, int64_t n, 
 }
 
 /* Integer products wrap like the elementwise ops: accumulate in uint64_t. */
-#define MM_INT(name, T)                                                                        \
-    static void name(const void *pa, const void *pb, void *py, int64_t m, int64_t n,          \
-                     int64_t k)                                                                \
-    {                                                                                          \
-        const T *a = pa, *b = pb;                                                              \
-        T *y = py;                                                                             \
-        for (int64_t i = 0; i < m; i++)                                                        \
-            for (int64_t j = 0; j < n; j++) {                                                  \
-                uint64_t acc = 0;                                                              \
-                for (int64_t p = 0; p < k; p++)                                                \
-                    acc += (uint64_t)a[i * k + p] * (uint64_t)b[p * n + j];                    \
-                y[i * n + j] = (T)acc;                                                         \
-            }                                                                                  \
+#define MM_INT(name, T)                                                                            \
+    static void name(const void *pa, const void *pb, void *py, int64_t m, int64_t n, int64_t k)    \
+    {                                                                                              \
+        const T *a = pa, *b = pb;                                                                  \
+        T *y = py;                                                                                 \
+        for (int64_t i = 0; i < m; i++)                                                            \
+            for (int64_t j = 0; j < n; j++) {                                                      \
+                uint64_t acc = 0;                                                                  \
+                for (int64_t p = 0; p < k; p++)                                                    \
+                    acc += (uint64_t)a[i * k + p] * (uint64_t)b[p * n + j];                        \
+                y[i * n + j] = (T)acc;                                                             \
+            }                                                                                      \
     }
 
 MM_INT(mm_i32, int32_t)
@@ -311,8 +310,7 @@ static inferd_status_t matmul_compute(const inferd_onnx_node_t *node, inferd_ten
     for (int64_t row = 0; row < w.rows; row++) {
         for (int64_t i = 0; i < w.inner; i++, idx++)
             mm(a + (size_t)(w.off_a + i * w.inner_sa) * sa,
-               b + (size_t)(w.off_b + i * w.inner_sb) * sb, y + (size_t)idx * sy, md.m, md.n,
-               md.k);
+               b + (size_t)(w.off_b + i * w.inner_sb) * sb, y + (size_t)idx * sy, md.m, md.n, md.k);
         inferd_onnx_bcast_next(&w);
     }
     return INFERD_OK;

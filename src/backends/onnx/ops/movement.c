@@ -10,9 +10,8 @@
 
 #include "core/alloc.h"
 
-static inferd_status_t transpose_compute(const inferd_onnx_node_t *node,
-                                         inferd_tensor_t *const *in, inferd_tensor_t *const *out,
-                                         inferd_err_t *err);
+static inferd_status_t transpose_compute(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
+                                         inferd_tensor_t *const *out, inferd_err_t *err);
 static inferd_status_t concat_compute(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
                                       inferd_tensor_t *const *out, inferd_err_t *err);
 static inferd_status_t gather_compute(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
@@ -74,9 +73,8 @@ static inferd_status_t perm_for(const transpose_data_t *d, int r, int *perm, inf
     return INFERD_OK;
 }
 
-static inferd_status_t transpose_reshape(const inferd_onnx_node_t *node,
-                                         inferd_tensor_t *const *in, inferd_onnx_shape_t *out,
-                                         inferd_err_t *err)
+static inferd_status_t transpose_reshape(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
+                                         inferd_onnx_shape_t *out, inferd_err_t *err)
 {
     int perm[INFERD_MAX_DIMS];
     if (perm_for(node->op_data, in[0]->ndim, perm, err) != INFERD_OK)
@@ -89,17 +87,16 @@ static inferd_status_t transpose_reshape(const inferd_onnx_node_t *node,
 
 /* Walks the output in order; the input is read with the permuted strides. The innermost
  * output dim is a strided copy loop per element size. */
-#define TRANSPOSE_ROW(T)                                                                       \
-    do {                                                                                       \
-        const T *s = (const T *)src + off;                                                     \
-        T *o = (T *)dst + row * inner;                                                         \
-        for (int64_t i = 0; i < inner; i++)                                                    \
-            o[i] = s[i * istride];                                                             \
+#define TRANSPOSE_ROW(T)                                                                           \
+    do {                                                                                           \
+        const T *s = (const T *)src + off;                                                         \
+        T *o = (T *)dst + row * inner;                                                             \
+        for (int64_t i = 0; i < inner; i++)                                                        \
+            o[i] = s[i * istride];                                                                 \
     } while (0)
 
-static inferd_status_t transpose_compute(const inferd_onnx_node_t *node,
-                                         inferd_tensor_t *const *in, inferd_tensor_t *const *out,
-                                         inferd_err_t *err)
+static inferd_status_t transpose_compute(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
+                                         inferd_tensor_t *const *out, inferd_err_t *err)
 {
     const inferd_tensor_t *x = in[0];
     int r = x->ndim;
@@ -196,8 +193,7 @@ static inferd_status_t concat_shape(const inferd_onnx_node_t *node, inferd_tenso
             return inferd_err_set(err, INFERD_E_INVALID_ARG,
                                   "input %d %s does not match input 0 %s outside axis %d", i,
                                   inferd_onnx_dims_str(x->dims, x->ndim, si, sizeof(si)),
-                                  inferd_onnx_dims_str(x0->dims, x0->ndim, s0, sizeof(s0)),
-                                  axis);
+                                  inferd_onnx_dims_str(x0->dims, x0->ndim, s0, sizeof(s0)), axis);
         }
         out->dims[axis] += x->dims[axis];
     }

@@ -35,7 +35,7 @@ typedef struct inferd_onnx_init {
 typedef inferd_status_t (*inferd_onnx_init_fn)(inferd_onnx_init_t *ic, inferd_err_t *err);
 
 struct inferd_onnx_op {
-    const char *domain;         /* "" for ai.onnx */
+    const char *domain; /* "" for ai.onnx */
     const char *op_type;
     int since_version;
     int min_inputs, max_inputs; /* arity checked at load before init */
@@ -46,8 +46,7 @@ struct inferd_onnx_op {
 
 /* Finds the registered version of (domain, op_type) with the newest since_version <=
  * opset; NULL when there is none. domain "" and "ai.onnx" are the same. Thread: any. */
-const inferd_onnx_op_t *inferd_onnx_op_find(const char *domain, const char *op_type,
-                                            int64_t opset);
+const inferd_onnx_op_t *inferd_onnx_op_find(const char *domain, const char *op_type, int64_t opset);
 
 /* Calls fn for every registered operator version (for docs and tests). */
 void inferd_onnx_op_foreach(void (*fn)(const inferd_onnx_op_t *op, void *arg), void *arg);
@@ -111,15 +110,15 @@ bool inferd_onnx_dtype_is_int(inferd_dtype_t dt);   /* signed or unsigned intege
  * dims that walk the same way in both inputs are merged, so the common cases (same
  * shape, scalar, row vector) become one or a few long rows. */
 typedef struct inferd_onnx_bcast {
-    int ndim;                        /* merged outer dims (excluding the inner one) */
-    int64_t dims[INFERD_MAX_DIMS];   /* merged outer dims */
-    int64_t sa[INFERD_MAX_DIMS];     /* element strides of a per merged outer dim */
+    int ndim;                      /* merged outer dims (excluding the inner one) */
+    int64_t dims[INFERD_MAX_DIMS]; /* merged outer dims */
+    int64_t sa[INFERD_MAX_DIMS];   /* element strides of a per merged outer dim */
     int64_t sb[INFERD_MAX_DIMS];
-    int64_t idx[INFERD_MAX_DIMS];    /* walk position */
-    int64_t inner;                   /* length of each row */
-    int64_t inner_sa, inner_sb;      /* 0 (broadcast) or 1 */
-    int64_t rows;                    /* number of rows */
-    int64_t off_a, off_b;            /* current row's offsets in elements */
+    int64_t idx[INFERD_MAX_DIMS]; /* walk position */
+    int64_t inner;                /* length of each row */
+    int64_t inner_sa, inner_sb;   /* 0 (broadcast) or 1 */
+    int64_t rows;                 /* number of rows */
+    int64_t off_a, off_b;         /* current row's offsets in elements */
 } inferd_onnx_bcast_t;
 
 /* Prepares a walk for inputs of shapes a and b (already known to broadcast to out). */

@@ -17,26 +17,26 @@ typedef struct argmax_data {
     bool last;
 } argmax_data_t;
 
-#define ARGMAX_KERNEL(name, T)                                                                 \
-    static void name(const void *px, int64_t *y, int64_t outer, int64_t n, int64_t inner,     \
-                     bool last)                                                                \
-    {                                                                                          \
-        const T *x = px;                                                                       \
-        for (int64_t o = 0; o < outer; o++) {                                                  \
-            for (int64_t k = 0; k < inner; k++) {                                              \
-                const T *row = x + o * n * inner + k;                                          \
-                T best = row[0];                                                               \
-                int64_t at = 0;                                                                \
-                for (int64_t i = 1; i < n; i++) {                                              \
-                    T v = row[i * inner];                                                      \
-                    if (v > best || (last && v == best)) {                                     \
-                        best = v;                                                              \
-                        at = i;                                                                \
-                    }                                                                          \
-                }                                                                              \
-                y[o * inner + k] = at;                                                         \
-            }                                                                                  \
-        }                                                                                      \
+#define ARGMAX_KERNEL(name, T)                                                                     \
+    static void name(const void *px, int64_t *y, int64_t outer, int64_t n, int64_t inner,          \
+                     bool last)                                                                    \
+    {                                                                                              \
+        const T *x = px;                                                                           \
+        for (int64_t o = 0; o < outer; o++) {                                                      \
+            for (int64_t k = 0; k < inner; k++) {                                                  \
+                const T *row = x + o * n * inner + k;                                              \
+                T best = row[0];                                                                   \
+                int64_t at = 0;                                                                    \
+                for (int64_t i = 1; i < n; i++) {                                                  \
+                    T v = row[i * inner];                                                          \
+                    if (v > best || (last && v == best)) {                                         \
+                        best = v;                                                                  \
+                        at = i;                                                                    \
+                    }                                                                              \
+                }                                                                                  \
+                y[o * inner + k] = at;                                                             \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 ARGMAX_KERNEL(argmax_f32, float)

@@ -30,8 +30,7 @@ static const char *canonical_domain(const char *domain)
     return domain;
 }
 
-const inferd_onnx_op_t *inferd_onnx_op_find(const char *domain, const char *op_type,
-                                            int64_t opset)
+const inferd_onnx_op_t *inferd_onnx_op_find(const char *domain, const char *op_type, int64_t opset)
 {
     domain = canonical_domain(domain);
     const inferd_onnx_op_t *best = NULL;

@@ -38,8 +38,9 @@ static inferd_status_t axes_from_attr(inferd_onnx_init_t *ic, const char *name, 
     if (inferd_onnx_attr_ints(ic->node, name, &v, &n, &present, err) != INFERD_OK)
         return err ? err->code : INFERD_E_INVALID_ARG;
     if (n > INFERD_MAX_DIMS)
-        return inferd_err_set(err, INFERD_E_UNSUPPORTED, "attribute '%s' has %zu values, at most %d",
-                              name, n, INFERD_MAX_DIMS);
+        return inferd_err_set(err, INFERD_E_UNSUPPORTED,
+                              "attribute '%s' has %zu values, at most %d", name, n,
+                              INFERD_MAX_DIMS);
     d->from_attr = true;
     d->has_axes = present;
     d->n = (int)n;
@@ -83,9 +84,8 @@ static inferd_status_t identity_init(inferd_onnx_init_t *ic, inferd_err_t *err)
     return alias_init(ic);
 }
 
-static inferd_status_t identity_reshape(const inferd_onnx_node_t *node,
-                                        inferd_tensor_t *const *in, inferd_onnx_shape_t *out,
-                                        inferd_err_t *err)
+static inferd_status_t identity_reshape(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
+                                        inferd_onnx_shape_t *out, inferd_err_t *err)
 {
     inferd_onnx_shape_of(in[0], &out[0]);
     return INFERD_OK;
@@ -134,8 +134,7 @@ static inferd_status_t reshape_reshape(const inferd_onnx_node_t *node, inferd_te
         int64_t s = req[i];
         if (s == -1) {
             if (infer >= 0)
-                return inferd_err_set(err, INFERD_E_INVALID_ARG,
-                                      "shape %s has more than one -1",
+                return inferd_err_set(err, INFERD_E_INVALID_ARG, "shape %s has more than one -1",
                                       inferd_onnx_dims_str(req, n, sr, sizeof(sr)));
             infer = i;
             continue;
@@ -239,10 +238,9 @@ static inferd_status_t squeeze_reshape(const inferd_onnx_node_t *node, inferd_te
             return err ? err->code : INFERD_E_INVALID_ARG;
         if (x->dims[a] != 1) {
             char sx[128];
-            return inferd_err_set(err, INFERD_E_INVALID_ARG,
-                                  "cannot squeeze axis %lld of %s: its size is not 1",
-                                  (long long)axes[i],
-                                  inferd_onnx_dims_str(x->dims, x->ndim, sx, sizeof(sx)));
+            return inferd_err_set(
+                err, INFERD_E_INVALID_ARG, "cannot squeeze axis %lld of %s: its size is not 1",
+                (long long)axes[i], inferd_onnx_dims_str(x->dims, x->ndim, sx, sizeof(sx)));
         }
         drop[a] = true;
     }
@@ -266,9 +264,8 @@ static inferd_status_t unsqueeze_init(inferd_onnx_init_t *ic, inferd_err_t *err)
     return alias_init(ic);
 }
 
-static inferd_status_t unsqueeze_reshape(const inferd_onnx_node_t *node,
-                                         inferd_tensor_t *const *in, inferd_onnx_shape_t *out,
-                                         inferd_err_t *err)
+static inferd_status_t unsqueeze_reshape(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
+                                         inferd_onnx_shape_t *out, inferd_err_t *err)
 {
     const inferd_tensor_t *x = in[0];
     int64_t axes[INFERD_MAX_DIMS];

@@ -52,41 +52,41 @@ static inferd_status_t softmax_reshape(const inferd_onnx_node_t *node, inferd_te
     return INFERD_OK;
 }
 
-#define SOFTMAX_KERNEL(name, T, EXP, LOG)                                                      \
-    static inferd_status_t name(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,   \
-                                inferd_tensor_t *const *out, inferd_err_t *err)               \
-    {                                                                                          \
-        const softmax_data_t *d = node->op_data;                                               \
-        int64_t outer, n, inner;                                                               \
-        if (split(d, in[0], &outer, &n, &inner, err) != INFERD_OK)                             \
-            return err ? err->code : INFERD_E_INVALID_ARG;                                     \
-        for (int64_t o = 0; o < outer; o++) {                                                  \
-            for (int64_t k = 0; k < inner; k++) {                                              \
-                const T *x = (const T *)in[0]->data + o * n * inner + k;                       \
-                T *y = (T *)out[0]->data + o * n * inner + k;                                  \
-                T mx = -INFINITY;                                                              \
-                for (int64_t i = 0; i < n; i++)                                                \
-                    if (x[i * inner] > mx)                                                     \
-                        mx = x[i * inner];                                                     \
-                T sum = 0;                                                                     \
-                for (int64_t i = 0; i < n; i++) {                                              \
-                    T e = EXP(x[i * inner] - mx);                                              \
-                    sum += e;                                                                  \
-                    if (!d->log)                                                               \
-                        y[i * inner] = e;                                                      \
-                }                                                                              \
-                if (d->log) {                                                                  \
-                    T lse = mx + LOG(sum);                                                     \
-                    for (int64_t i = 0; i < n; i++)                                            \
-                        y[i * inner] = x[i * inner] - lse;                                     \
-                } else {                                                                       \
-                    T inv = (T)1 / sum;                                                        \
-                    for (int64_t i = 0; i < n; i++)                                            \
-                        y[i * inner] *= inv;                                                   \
-                }                                                                              \
-            }                                                                                  \
-        }                                                                                      \
-        return INFERD_OK;                                                                      \
+#define SOFTMAX_KERNEL(name, T, EXP, LOG)                                                          \
+    static inferd_status_t name(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,        \
+                                inferd_tensor_t *const *out, inferd_err_t *err)                    \
+    {                                                                                              \
+        const softmax_data_t *d = node->op_data;                                                   \
+        int64_t outer, n, inner;                                                                   \
+        if (split(d, in[0], &outer, &n, &inner, err) != INFERD_OK)                                 \
+            return err ? err->code : INFERD_E_INVALID_ARG;                                         \
+        for (int64_t o = 0; o < outer; o++) {                                                      \
+            for (int64_t k = 0; k < inner; k++) {                                                  \
+                const T *x = (const T *)in[0]->data + o * n * inner + k;                           \
+                T *y = (T *)out[0]->data + o * n * inner + k;                                      \
+                T mx = -INFINITY;                                                                  \
+                for (int64_t i = 0; i < n; i++)                                                    \
+                    if (x[i * inner] > mx)                                                         \
+                        mx = x[i * inner];                                                         \
+                T sum = 0;                                                                         \
+                for (int64_t i = 0; i < n; i++) {                                                  \
+                    T e = EXP(x[i * inner] - mx);                                                  \
+                    sum += e;                                                                      \
+                    if (!d->log)                                                                   \
+                        y[i * inner] = e;                                                          \
+                }                                                                                  \
+                if (d->log) {                                                                      \
+                    T lse = mx + LOG(sum);                                                         \
+                    for (int64_t i = 0; i < n; i++)                                                \
+                        y[i * inner] = x[i * inner] - lse;                                         \
+                } else {                                                                           \
+                    T inv = (T)1 / sum;                                                            \
+                    for (int64_t i = 0; i < n; i++)                                                \
+                        y[i * inner] *= inv;                                                       \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        return INFERD_OK;                                                                          \
     }
 
 SOFTMAX_KERNEL(softmax_f32, float, expf, logf)
