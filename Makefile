@@ -9,7 +9,7 @@ PORT       ?= 8000
 # Debian's OpenBLAS 0.3.21 does not know every CPU it runs on; pin a kernel it knows.
 export OPENBLAS_CORETYPE ?= Haswell
 
-.PHONY: all deps build run test unit integration asan clean format
+.PHONY: all deps build run test lint unit integration asan clean format
 
 all: build
 
@@ -35,7 +35,10 @@ asan: deps
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 	INFERD_BIN=$(CURDIR)/$(ASAN_BUILD)/inferd INFERD_SANITIZED=1 $(PYTHON) -m pytest -q tests/integration
 
-test: unit integration asan
+lint:
+	@bash scripts/lint
+
+test: lint unit integration asan
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

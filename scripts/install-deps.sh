@@ -12,6 +12,7 @@ PACKAGES=(
     libopenblas-dev libonnx-dev libdw-dev
     # tests
     libcmocka-dev python3 python3-pytest python3-numpy python3-sklearn python3-onnx
+    libonnx-testdata prometheus
     libclang-rt-14-dev
 )
 

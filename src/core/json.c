@@ -601,7 +601,7 @@ static inferd_status_t close_container(parser_t *ps)
 static inferd_status_t open_container(parser_t *ps, inferd_json_type_t type, inferd_json_t **out)
 {
     if (ps->depth >= ps->max_depth)
-        return inferd_err_set(ps->err, INFERD_E_TOO_LARGE,
+        return inferd_err_set(ps->err, INFERD_E_INVALID_ARG,
                               "JSON nesting deeper than %zu (max_depth limit) at offset %zu",
                               ps->max_depth, off_of(ps, ps->p));
     inferd_status_t st = INFERD_OK;
@@ -1121,7 +1121,7 @@ static bool write_special(inferd_buf_t *out, double v)
     }
     if (v == 0) {
         if (signbit(v))
-            inferd_buf_append(out, "-0", 2);
+            inferd_buf_append(out, "-0.0", 4); /* "-0" reads back as the integer 0 */
         else
             inferd_buf_append(out, "0", 1);
         return true;

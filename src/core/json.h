@@ -67,7 +67,8 @@ typedef struct inferd_json_doc inferd_json_doc_t;
 
 /* Parses exactly len bytes (trailing whitespace allowed, anything else is an error).
  * lim may be NULL for the defaults. Errors are INVALID_ARG ("invalid JSON at offset N:
- * reason") or TOO_LARGE (a limit). On success *out owns the tree. */
+ * reason", also for the depth limit) or TOO_LARGE (the node limit). On success *out owns
+ * the tree. */
 inferd_status_t inferd_json_parse(const char *text, size_t len, const inferd_json_limits_t *lim,
                                   inferd_json_doc_t **out, inferd_err_t *err);
 
@@ -92,7 +93,8 @@ bool inferd_json_to_uint64(const inferd_json_t *n, uint64_t *out);
 bool inferd_json_to_double(const inferd_json_t *n, double *out);
 
 /* Appends the shortest decimal text that reads back as exactly v (as float or double),
- * with NaN, Infinity and -Infinity as bare tokens. */
+ * with NaN, Infinity and -Infinity as bare tokens; negative zero is "-0.0", since many JSON
+ * readers turn "-0" into the integer 0. */
 struct inferd_buf;
 void inferd_json_write_float(struct inferd_buf *out, float v);
 void inferd_json_write_double(struct inferd_buf *out, double v);

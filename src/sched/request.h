@@ -5,6 +5,7 @@
 #ifndef INFERD_SCHED_REQUEST_H
 #define INFERD_SCHED_REQUEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,24 +18,25 @@ typedef struct inferd_infer_request inferd_infer_request_t;
 typedef void (*inferd_infer_done_cb)(inferd_infer_request_t *req);
 
 struct inferd_infer_request {
-    inferd_ctx_t ctx;              /* first: passed to every layer */
-    inferd_tensor_t **inputs;      /* backend input order; owned by the front end */
+    inferd_ctx_t ctx;         /* first: passed to every layer */
+    inferd_tensor_t **inputs; /* backend input order; owned by the front end */
     size_t n_inputs;
-    inferd_tensor_t **outputs;     /* backend output order; set on success, owned by the
-                                      front end once done_cb runs */
+    inferd_tensor_t **outputs; /* backend output order; set on success, owned by the
+                                  front end once done_cb runs */
     size_t n_outputs;
-    uint64_t batch_size;           /* rows in dim 0 (1 for non-batching models) */
+    uint64_t batch_size; /* rows in dim 0 (1 for non-batching models) */
 
-    inferd_status_t status;        /* set before done_cb */
+    inferd_status_t status; /* set before done_cb */
+    bool executed;          /* the backend ran (a failure is the model's) */
     inferd_err_t err;
 
-    int64_t t_received_ns;         /* monotonic timestamps for statistics */
+    int64_t t_received_ns; /* monotonic timestamps for statistics */
     int64_t t_queued_ns;
     int64_t t_exec_start_ns;
     int64_t t_exec_end_ns;
 
     inferd_infer_done_cb done_cb;
-    void *done_arg;                /* for the front end */
+    void *done_arg; /* for the front end */
 
     inferd_infer_request_t *_next; /* scheduler queue link */
 };

@@ -35,6 +35,7 @@ static void run_request(inferd_sched_t *s, inferd_infer_request_t *req)
     /* A request whose client left or whose deadline passed in the queue never runs. */
     req->status = inferd_ctx_check(&req->ctx, &req->err);
     if (req->status == INFERD_OK) {
+        req->executed = true;
         req->status = s->opt.backend->execute(&req->ctx, s->opt.backend_state, req->inputs,
                                               req->outputs, &req->err);
         req->t_exec_end_ns = inferd_now_ns();

@@ -2,10 +2,12 @@
  * drains requests, joins every thread and frees every model. */
 #include "server/server.h"
 
-#include <pthread.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/thread.h"
 #include "obs/log.h"
@@ -41,6 +43,19 @@ bool inferd_server_is_ready(inferd_server_t *srv)
     return srv->opt.strict_readiness ? ready == n : true;
 }
 
+/* The self-pipe of the signal handler: written by on_signal, read by the main thread. */
+static int signal_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char c = (unsigned char)sig;
+    if (write(signal_pipe[1], &c, 1) < 0) {
+        /* Nothing to do: the pipe is full, so a shutdown is already under way. */
+    }
+    errno = saved;
+}
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
@@ -72,13 +87,20 @@ int inferd_server_run(const inferd_server_options_t *opt)
     atomic_init(&srv.shutting_down, false);
     inferd_err_t err;
 
-    /* Signals are taken synchronously by this thread; every thread started below inherits
-     * the mask, so none of them is interrupted. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    /* SIGINT/SIGTERM are caught by a handler that only writes to a pipe, whichever thread
+     * receives them (libraries such as OpenBLAS start threads before main, so a blocked
+     * mask in this thread alone would not be enough); this thread waits on the pipe. */
+    if (pipe2(signal_pipe, O_CLOEXEC) != 0) {
+        inferd_log(INFERD_LOG_ERROR, "cannot create the signal pipe: %s", strerror(errno));
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     if (strcmp(opt->model_control_mode, "none") != 0) {
@@ -131,8 +153,9 @@ int inferd_server_run(const inferd_server_options_t *opt)
                    "started in %.1f ms",
                    opt->http_address, (long long)opt->http_port, (long long)opt->metrics_port,
                    ready, n, (double)(inferd_now_ns() - t_start) / 1e6);
-        int sig = 0;
-        sigwait(&sigs, &sig);
+        unsigned char sig = 0;
+        while (read(signal_pipe[0], &sig, 1) < 0 && errno == EINTR)
+            ;
         inferd_log(INFERD_LOG_INFO, "received %s: shutting down", strsignal(sig));
     }
 
@@ -165,5 +188,10 @@ int inferd_server_run(const inferd_server_options_t *opt)
         rc = rc ? rc : 1;
     }
     inferd_log(INFERD_LOG_INFO, "inferd stopped");
+    /* Later signals are ignored from here on; the pipe can go. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    close(signal_pipe[0]);
+    close(signal_pipe[1]);
     return rc;
 }

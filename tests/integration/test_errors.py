@@ -399,7 +399,7 @@ def raw_exchange(port, payload, half_close=True, timeout=5.0, chunks=None):
                 s.sendall(c)
             if half_close:
                 s.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # the server may already have answered and closed
             pass
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -25,7 +25,7 @@ def test_server_metadata(examples_server):
     assert isinstance(md["version"], str) and md["version"]
     assert isinstance(md["extensions"], list)
     assert all(isinstance(e, str) for e in md["extensions"])
-    for ext in ("model_repository", "model_configuration"):
+    for ext in ("model_configuration",):
         assert ext in md["extensions"]
     assert "cuda_shared_memory" not in md["extensions"]
 

@@ -12,13 +12,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/thread.h"
 #include "inferd/context.h"
 #include "obs/log.h"
 #include "server/http/http_int.h"
+
+/* A suspended connection's socket, watched for the client going away. */
+typedef struct http_watch {
+    inferd_http_exchange_t *ex; /* NULL once unregistered */
+    struct http_watch *next;    /* graveyard link */
+} http_watch_t;
 
 struct inferd_http {
     inferd_server_t *srv;
@@ -27,6 +36,15 @@ struct inferd_http {
     pthread_mutex_t lock;           /* guards the exchange list */
     inferd_http_exchange_t *active; /* exchanges started, not completed */
     size_t n_active;
+
+    /* Disconnect watcher: libmicrohttpd does not poll suspended connections, so one thread
+     * watches their sockets and cancels the request of a client that hangs up. */
+    int watch_epfd;
+    int watch_wake;             /* eventfd that wakes the watcher to stop */
+    pthread_mutex_t watch_lock; /* guards watch entries and the graveyard */
+    http_watch_t *graveyard;    /* unregistered entries, freed by the watcher */
+    atomic_bool watch_stop;
+    inferd_thread_t *watcher;
 };
 
 /* ------------------------------------------------------------------------------------ */
@@ -125,10 +143,79 @@ static enum MHD_Result queue_response(inferd_http_exchange_t *ex)
 /* ------------------------------------------------------------------------------------ */
 /* Suspend / resume                                                                     */
 
+/* Starts watching a suspended exchange's socket. Thread: I/O. */
+static void watch_register(inferd_http_exchange_t *ex)
+{
+    inferd_http_t *h = ex->http;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(ex->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci || h->watch_epfd < 0)
+        return;
+    http_watch_t *w = inferd_xcalloc(1, sizeof(*w));
+    w->ex = ex;
+    /* Hang-ups only: bytes of a pipelined next request must not count as leaving. */
+    struct epoll_event ev = {.events = EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLONESHOT,
+                             .data.ptr = w};
+    pthread_mutex_lock(&h->watch_lock);
+    if (epoll_ctl(h->watch_epfd, EPOLL_CTL_ADD, ci->connect_fd, &ev) == 0) {
+        ex->watch = w;
+        ex->watch_fd = ci->connect_fd;
+    } else {
+        inferd_free(w);
+    }
+    pthread_mutex_unlock(&h->watch_lock);
+}
+
+/* Stops watching; the entry is freed by the watcher once no event can refer to it. */
+static void watch_unregister(inferd_http_exchange_t *ex)
+{
+    inferd_http_t *h = ex->http;
+    http_watch_t *w = ex->watch;
+    if (!w)
+        return;
+    pthread_mutex_lock(&h->watch_lock);
+    epoll_ctl(h->watch_epfd, EPOLL_CTL_DEL, ex->watch_fd, NULL);
+    w->ex = NULL;
+    w->next = h->graveyard;
+    h->graveyard = w;
+    pthread_mutex_unlock(&h->watch_lock);
+    ex->watch = NULL;
+}
+
+static void watcher_main(void *arg)
+{
+    inferd_http_t *h = arg;
+    struct epoll_event evs[64];
+    while (!atomic_load(&h->watch_stop)) {
+        pthread_mutex_lock(&h->watch_lock);
+        /* Events from the previous wait have been handled: nothing refers to these now. */
+        while (h->graveyard) {
+            http_watch_t *w = h->graveyard;
+            h->graveyard = w->next;
+            inferd_free(w);
+        }
+        pthread_mutex_unlock(&h->watch_lock);
+        inferd_thread_set_state("idle");
+        int n = epoll_wait(h->watch_epfd, evs, 64, -1);
+        inferd_thread_set_state("running");
+        pthread_mutex_lock(&h->watch_lock);
+        for (int i = 0; i < n; i++) {
+            http_watch_t *w = evs[i].data.ptr;
+            if (w && w->ex) {
+                inferd_v2_cancel(w->ex);
+                inferd_log(INFERD_LOG_INFO, "client of request %s went away: cancelled",
+                           w->ex->request_id[0] ? w->ex->request_id : "-");
+            }
+        }
+        pthread_mutex_unlock(&h->watch_lock);
+    }
+}
+
 void inferd_http_suspend(inferd_http_exchange_t *ex)
 {
     ex->suspended = true;
     MHD_suspend_connection(ex->conn);
+    watch_register(ex);
 }
 
 void inferd_http_resume(inferd_http_exchange_t *ex)
@@ -203,6 +290,7 @@ static void exchange_destroy(inferd_http_exchange_t *ex)
         ex->next->prev = ex->prev;
     h->n_active--;
     pthread_mutex_unlock(&h->lock);
+    watch_unregister(ex);
     inferd_v2_release(ex);
     inferd_buf_deinit(&ex->body);
     inferd_free(ex->resp_body);
@@ -288,6 +376,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!atomic_load_explicit(&ex->completed, memory_order_acquire))
             return MHD_YES; /* not ours to answer yet */
         ex->suspended = false;
+        watch_unregister(ex);
         inferd_v2_complete(ex);
         return queue_response(ex);
     }
@@ -320,12 +409,26 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 /* ------------------------------------------------------------------------------------ */
 /* Daemon                                                                               */
 
+static bool watch_start(inferd_http_t *h, inferd_err_t *err)
+{
+    h->watch_epfd = epoll_create1(EPOLL_CLOEXEC);
+    h->watch_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    if (h->watch_epfd < 0 || h->watch_wake < 0 ||
+        epoll_ctl(h->watch_epfd, EPOLL_CTL_ADD, h->watch_wake, &ev) != 0) {
+        inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED, "http: cannot create the watcher");
+        return false;
+    }
+    return inferd_thread_start(&h->watcher, h->metrics_only ? "http-watch-m" : "http-watch", "http",
+                               watcher_main, h, err) == INFERD_OK;
+}
+
 inferd_status_t inferd_http_start(inferd_server_t *srv, const char *address, int port, int threads,
                                   bool metrics_only, inferd_http_t **out, inferd_err_t *err)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
     struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
@@ -343,7 +446,9 @@ inferd_status_t inferd_http_start(inferd_server_t *srv, const char *address, int
     inferd_http_t *h = inferd_xcalloc(1, sizeof(*h));
     h->srv = srv;
     h->metrics_only = metrics_only;
+    h->watch_epfd = h->watch_wake = -1;
     pthread_mutex_init(&h->lock, NULL);
+    pthread_mutex_init(&h->watch_lock, NULL);
     h->daemon = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE,
@@ -351,12 +456,16 @@ inferd_status_t inferd_http_start(inferd_server_t *srv, const char *address, int
         (unsigned)srv->opt.http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)srv->opt.http_idle_timeout_secs, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned)1, MHD_OPTION_END);
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, MHD_OPTION_END);
     if (!h->daemon) {
+        pthread_mutex_destroy(&h->watch_lock);
         pthread_mutex_destroy(&h->lock);
         inferd_free(h);
         return inferd_err_set(err, INFERD_E_UNAVAILABLE, "cannot listen on %s:%d", address, port);
+    }
+    if (!watch_start(h, err)) {
+        inferd_http_stop(h);
+        return err ? err->code : INFERD_E_RESOURCE_EXHAUSTED;
     }
     *out = h;
     return INFERD_OK;
@@ -396,6 +505,23 @@ void inferd_http_stop(inferd_http_t *h)
     if (!h)
         return;
     MHD_stop_daemon(h->daemon);
+    if (h->watcher) {
+        atomic_store(&h->watch_stop, true);
+        uint64_t one = 1;
+        if (write(h->watch_wake, &one, sizeof(one)) != sizeof(one))
+            inferd_log(INFERD_LOG_ERROR, "http: cannot wake the disconnect watcher");
+        inferd_thread_join(h->watcher);
+    }
+    while (h->graveyard) {
+        http_watch_t *w = h->graveyard;
+        h->graveyard = w->next;
+        inferd_free(w);
+    }
+    if (h->watch_wake >= 0)
+        close(h->watch_wake);
+    if (h->watch_epfd >= 0)
+        close(h->watch_epfd);
+    pthread_mutex_destroy(&h->watch_lock);
     pthread_mutex_destroy(&h->lock);
     inferd_free(h);
 }

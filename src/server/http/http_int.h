@@ -45,6 +45,8 @@ struct inferd_http_exchange {
     /* Asynchronous inference. */
     _Atomic(v2_infer_call_t *) call; /* set on the I/O thread, read by cancel_all */
     bool suspended;
+    struct http_watch *watch;          /* disconnect watch while suspended, or NULL */
+    int watch_fd;
     atomic_bool completed;             /* the worker finished; the response can be built */
 
     /* For the access log. */

@@ -293,7 +293,7 @@ static inferd_status_t parse_inputs(const inferd_json_t *inputs, const inferd_v2
     if (n == 0)
         return inferd_err_set(err, INFERD_E_INVALID_ARG, "'inputs' must not be empty");
     if (n > lim->max_inputs)
-        return inferd_err_set(err, INFERD_E_TOO_LARGE,
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
                               "request has %zu inputs, more than the limit of %zu", n,
                               lim->max_inputs);
     req->inputs = inferd_json_doc_alloc(doc, n * sizeof(*req->inputs));
@@ -386,7 +386,7 @@ static inferd_status_t parse_outputs(const inferd_json_t *outputs, const inferd_
                               type_desc(outputs));
     size_t n = outputs->u.array.count;
     if (n > lim->max_inputs)
-        return inferd_err_set(err, INFERD_E_TOO_LARGE,
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
                               "request has %zu outputs, more than the limit of %zu", n,
                               lim->max_inputs);
     req->has_outputs = true;

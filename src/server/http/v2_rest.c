@@ -445,14 +445,13 @@ static inferd_status_t decode_infer(inferd_http_exchange_t *ex, v2_infer_call_t 
 }
 
 /* Maps a failed inference to Triton's failure reasons. */
-static int fail_reason(inferd_status_t st)
+static int fail_reason(const inferd_infer_request_t *req)
 {
-    switch (st) {
+    switch (req->status) {
     case INFERD_E_CANCELLED: return INFERD_FAIL_CANCELED;
     case INFERD_E_RESOURCE_EXHAUSTED:
     case INFERD_E_DEADLINE_EXCEEDED: return INFERD_FAIL_REJECTED;
-    case INFERD_E_INTERNAL: return INFERD_FAIL_BACKEND;
-    default: return INFERD_FAIL_OTHER;
+    default: return req->executed ? INFERD_FAIL_BACKEND : INFERD_FAIL_OTHER;
     }
 }
 
@@ -503,7 +502,7 @@ void inferd_v2_complete(inferd_http_exchange_t *ex)
     inferd_model_version_t *mv = call->mv;
     const inferd_model_config_t *c = &mv->config;
     if (call->req.status != INFERD_OK) {
-        inferd_model_stats_record(&mv->stats, fail_reason(call->req.status),
+        inferd_model_stats_record(&mv->stats, fail_reason(&call->req),
                                   (uint64_t)(inferd_now_ns() - ex->t_start_ns));
         respond_status_error(ex, &call->req.err);
         return;

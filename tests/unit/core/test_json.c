@@ -337,24 +337,24 @@ static void depth_limit(void **state)
     inferd_json_doc_destroy(parse(ok));
     free(ok);
     char *deep = nested(101);
-    expect_error_n(deep, strlen(deep), NULL, INFERD_E_TOO_LARGE, -1, "deeper than 100");
-    expect_error_n(deep, strlen(deep), NULL, INFERD_E_TOO_LARGE, -1, "max_depth");
-    expect_error_n(deep, strlen(deep), NULL, INFERD_E_TOO_LARGE, 100, NULL);
+    expect_error_n(deep, strlen(deep), NULL, INFERD_E_INVALID_ARG, -1, "deeper than 100");
+    expect_error_n(deep, strlen(deep), NULL, INFERD_E_INVALID_ARG, -1, "max_depth");
+    expect_error_n(deep, strlen(deep), NULL, INFERD_E_INVALID_ARG, 100, NULL);
     free(deep);
 
     inferd_json_limits_t lim = {.max_depth = 2, .max_nodes = 100};
     inferd_json_doc_t *doc = NULL;
     assert_int_equal(inferd_json_parse("{\"a\":[1]}", 9, &lim, &doc, NULL), INFERD_OK);
     inferd_json_doc_destroy(doc);
-    expect_error_n("{\"a\":[{}]}", 10, &lim, INFERD_E_TOO_LARGE, 6, "deeper than 2");
+    expect_error_n("{\"a\":[{}]}", 10, &lim, INFERD_E_INVALID_ARG, 6, "deeper than 2");
     lim.max_depth = 0;
     assert_int_equal(inferd_json_parse("5", 1, &lim, &doc, NULL), INFERD_OK);
     inferd_json_doc_destroy(doc);
-    expect_error_n("[]", 2, &lim, INFERD_E_TOO_LARGE, 0, "deeper than 0");
+    expect_error_n("[]", 2, &lim, INFERD_E_INVALID_ARG, 0, "deeper than 0");
 
     /* Very deep input is refused quickly and without recursion. */
     char *huge = nested(1000000);
-    expect_error_n(huge, strlen(huge), NULL, INFERD_E_TOO_LARGE, 100, "max_depth");
+    expect_error_n(huge, strlen(huge), NULL, INFERD_E_INVALID_ARG, 100, "max_depth");
     free(huge);
 }
 
@@ -715,7 +715,7 @@ static void write_float_exact_texts(void **state)
     assert_string_equal(write_f(&b, 1.0f), "1");
     assert_string_equal(write_f(&b, -2.5f), "-2.5");
     assert_string_equal(write_f(&b, 0.0f), "0");
-    assert_string_equal(write_f(&b, -0.0f), "-0");
+    assert_string_equal(write_f(&b, -0.0f), "-0.0");
     assert_string_equal(write_f(&b, 100.0f), "100");
     assert_string_equal(write_f(&b, 1e10f), "10000000000");
     assert_string_equal(write_f(&b, 1e-7f), "0.0000001");
@@ -730,7 +730,7 @@ static void write_float_exact_texts(void **state)
     assert_string_equal(write_f(&b, -INFINITY), "-Infinity");
     assert_string_equal(write_d(&b, 0.1), "0.1");
     assert_string_equal(write_d(&b, 1.0 / 3.0), "0.3333333333333333");
-    assert_string_equal(write_d(&b, -0.0), "-0");
+    assert_string_equal(write_d(&b, -0.0), "-0.0");
     assert_string_equal(write_d(&b, 9007199254740993.0), "9007199254740992");
     assert_string_equal(write_d(&b, 1e21), "1e21");
     assert_string_equal(write_d(&b, 123456789012.0), "123456789012");
