@@ -30,6 +30,22 @@ void inferd_model_stats_record(inferd_model_stats_t *s, int reason, uint64_t dur
     atomic_fetch_add_explicit(&s->request_duration_ns, duration_ns, memory_order_relaxed);
 }
 
+void inferd_model_stats_record_queue(inferd_model_stats_t *s, uint64_t queue_ns)
+{
+    atomic_fetch_sub_explicit(&s->pending, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->queue_duration_ns, queue_ns, memory_order_relaxed);
+}
+
+void inferd_model_stats_record_exec(inferd_model_stats_t *s, uint64_t batch_size, uint64_t input_ns,
+                                    uint64_t infer_ns, uint64_t output_ns)
+{
+    atomic_fetch_add_explicit(&s->exec_count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->inference_count, batch_size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->compute_input_ns, input_ns, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->compute_infer_ns, infer_ns, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->compute_output_ns, output_ns, memory_order_relaxed);
+}
+
 const char *inferd_fail_reason_name(inferd_fail_reason_t r)
 {
     switch (r) {

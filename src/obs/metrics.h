@@ -35,8 +35,16 @@ typedef struct inferd_model_stats {
 
 void inferd_model_stats_init(inferd_model_stats_t *s);
 
-/* Records one finished request (success when reason is negative). */
+/* Records one finished request, end to end (success when reason is negative). */
 void inferd_model_stats_record(inferd_model_stats_t *s, int reason, uint64_t duration_ns);
+
+/* Records that a request left the queue after queue_ns, to run or to be dropped. */
+void inferd_model_stats_record_queue(inferd_model_stats_t *s, uint64_t queue_ns);
+
+/* Records one execution of batch_size rows: input_ns assembling the batch, infer_ns in
+ * the backend, output_ns splitting the results. */
+void inferd_model_stats_record_exec(inferd_model_stats_t *s, uint64_t batch_size,
+                                    uint64_t input_ns, uint64_t infer_ns, uint64_t output_ns);
 
 /* One model version as /metrics sees it. */
 typedef struct inferd_metrics_model {

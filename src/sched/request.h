@@ -25,6 +25,8 @@ struct inferd_infer_request {
                                   front end once done_cb runs */
     size_t n_outputs;
     uint64_t batch_size; /* rows in dim 0 (1 for non-batching models) */
+    uint64_t timeout_us; /* the v2 `timeout` parameter, 0 = none; the scheduler
+                            combines it with the model's queue policy */
 
     inferd_status_t status; /* set before done_cb */
     bool executed;          /* the backend ran (a failure is the model's) */

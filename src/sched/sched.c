@@ -27,10 +27,7 @@ static void run_request(inferd_sched_t *s, inferd_infer_request_t *req)
 {
     inferd_model_stats_t *st = s->opt.stats;
     req->t_exec_start_ns = inferd_now_ns();
-    atomic_fetch_sub_explicit(&st->pending, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&st->queue_duration_ns,
-                              (uint64_t)(req->t_exec_start_ns - req->t_queued_ns),
-                              memory_order_relaxed);
+    inferd_model_stats_record_queue(st, (uint64_t)(req->t_exec_start_ns - req->t_queued_ns));
 
     /* A request whose client left or whose deadline passed in the queue never runs. */
     req->status = inferd_ctx_check(&req->ctx, &req->err);
@@ -39,13 +36,9 @@ static void run_request(inferd_sched_t *s, inferd_infer_request_t *req)
         req->status = s->opt.backend->execute(&req->ctx, s->opt.backend_state, req->inputs,
                                               req->outputs, &req->err);
         req->t_exec_end_ns = inferd_now_ns();
-        if (req->status == INFERD_OK) {
-            atomic_fetch_add_explicit(&st->exec_count, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&st->inference_count, req->batch_size, memory_order_relaxed);
-            atomic_fetch_add_explicit(&st->compute_infer_ns,
-                                      (uint64_t)(req->t_exec_end_ns - req->t_exec_start_ns),
-                                      memory_order_relaxed);
-        }
+        if (req->status == INFERD_OK)
+            inferd_model_stats_record_exec(
+                st, req->batch_size, 0, (uint64_t)(req->t_exec_end_ns - req->t_exec_start_ns), 0);
     } else {
         req->t_exec_end_ns = req->t_exec_start_ns;
     }

@@ -138,6 +138,14 @@ typedef struct inferd_onnx_graph {
 inferd_status_t inferd_onnx_graph_load(const char *path, inferd_onnx_graph_t **out,
                                        inferd_err_t *err);
 
+/* Decodes one serialized TensorProto (the input_N.pb / output_N.pb files of ONNX test
+ * data sets) into a new tensor charged to INFERD_OWNER_MODEL (*out, caller owns). The
+ * same checks as for initializers apply; external data is refused. Thread: any. Errors:
+ * INVALID_ARG (not a TensorProto, payload and shape disagree), UNSUPPORTED (element
+ * type, segments), TOO_LARGE, RESOURCE_EXHAUSTED. */
+inferd_status_t inferd_onnx_tensor_decode(const uint8_t *buf, size_t len, inferd_tensor_t **out,
+                                          inferd_err_t *err);
+
 /* Completes a graph that load.c filled in (values, nodes in file order, inputs, outputs,
  * opsets): sorts nodes topologically, binds each to an operator and kernel, propagates
  * dtypes, folds load-time outputs and counts uses. Fails with INVALID_ARG (cycle,

@@ -378,6 +378,22 @@ static inferd_status_t tensor_from_proto(const Onnx__TensorProto *tp, const char
     return INFERD_OK;
 }
 
+inferd_status_t inferd_onnx_tensor_decode(const uint8_t *buf, size_t len, inferd_tensor_t **out,
+                                          inferd_err_t *err)
+{
+    *out = NULL;
+    Onnx__TensorProto *tp = onnx__tensor_proto__unpack(&pb_allocator, len, buf);
+    if (!tp)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "not a valid TensorProto");
+    inferd_status_t rc;
+    if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+        rc = inferd_err_set(err, INFERD_E_UNSUPPORTED, "a lone tensor cannot use external data");
+    else
+        rc = tensor_from_proto(tp, ".", out, err);
+    onnx__tensor_proto__free_unpacked(tp, &pb_allocator);
+    return rc;
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Building the graph                                                                   */
 

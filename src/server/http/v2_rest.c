@@ -385,7 +385,7 @@ static inferd_status_t decode_infer(inferd_http_exchange_t *ex, v2_infer_call_t 
         generate_request_id(ctx->request_id);
     snprintf(ex->request_id, sizeof(ex->request_id), "%s", ctx->request_id);
     if (v2->has_timeout)
-        inferd_ctx_set_timeout_us(ctx, v2->timeout_us);
+        call->req.timeout_us = v2->timeout_us; /* the scheduler applies the queue policy */
 
     /* Inputs: every request input must be a model input, and every model input given. */
     for (size_t k = 0; k < v2->n_inputs; k++) {
@@ -481,9 +481,6 @@ static void handle_infer(inferd_http_exchange_t *ex)
         respond_status_error(ex, &err);
         return;
     }
-    atomic_fetch_add_explicit(&mv->stats.compute_input_ns,
-                              (uint64_t)(call->t_decoded_ns - ex->t_start_ns),
-                              memory_order_relaxed);
     /* Suspend first: the worker may finish before this function returns. */
     inferd_http_suspend(ex);
     st = inferd_sched_submit(mv->sched, &call->req, &call->req.err);
@@ -507,7 +504,6 @@ void inferd_v2_complete(inferd_http_exchange_t *ex)
         respond_status_error(ex, &call->req.err);
         return;
     }
-    int64_t t0 = inferd_now_ns();
     inferd_buf_t b;
     inferd_buf_init(&b, 0);
     inferd_buf_append_str(&b, "{\"model_name\":");
@@ -538,10 +534,7 @@ void inferd_v2_complete(inferd_http_exchange_t *ex)
         inferd_buf_append_char(&b, '}');
     }
     inferd_buf_append_str(&b, "]}");
-    int64_t t1 = inferd_now_ns();
-    atomic_fetch_add_explicit(&mv->stats.compute_output_ns, (uint64_t)(t1 - t0),
-                              memory_order_relaxed);
-    inferd_model_stats_record(&mv->stats, -1, (uint64_t)(t1 - ex->t_start_ns));
+    inferd_model_stats_record(&mv->stats, -1, (uint64_t)(inferd_now_ns() - ex->t_start_ns));
     inferd_http_respond_json(ex, 200, &b);
 }
 
