@@ -3,13 +3,14 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc)
 PYTHON     := /usr/bin/python3
 PORT       ?= 8000
 # Debian's OpenBLAS 0.3.21 does not know every CPU it runs on; pin a kernel it knows.
 export OPENBLAS_CORETYPE ?= Haswell
 
-.PHONY: all deps build run test lint unit integration asan clean format
+.PHONY: all deps build run test lint unit conformance integration asan tsan bench-sched clean format
 
 all: build
 
@@ -26,6 +27,11 @@ run: build
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# ONNX backend test data through the engine; fails if a case in passing.txt fails.
+# scripts/conformance-ratchet adds newly passing cases to the list.
+conformance: build
+	./$(BUILD)/inferd-onnx-test --ratchet tests/conformance/passing.txt
+
 integration: build
 	INFERD_BIN=$(CURDIR)/$(BUILD)/inferd $(PYTHON) -m pytest -q tests/integration
 
@@ -38,10 +44,20 @@ asan: deps
 lint:
 	@bash scripts/lint
 
-test: lint unit integration asan
+# ThreadSanitizer over the threaded parts (the scheduler's unit tests).
+tsan: deps
+	@CC=clang cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DINFERD_SANITIZE=thread >/dev/null
+	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_sched
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R test_sched
+
+test: lint unit conformance integration asan tsan
+
+# Benchmarks: not part of `make test` (this machine is shared and noisy).
+bench-sched: build
+	bash bench/sched/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

@@ -8,12 +8,13 @@ PACKAGES=(
     # build
     build-essential cmake pkg-config clang clang-format
     # server and engine libraries
-    libmicrohttpd-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler
-    libopenblas-dev libonnx-dev libdw-dev
+    libmicrohttpd-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
+    libopenblas-dev libopenblas-serial-dev libonnx-dev libdw-dev
     # tests
     libcmocka-dev python3 python3-pytest python3-numpy python3-sklearn python3-onnx
-    libonnx-testdata prometheus
-    libclang-rt-14-dev
+    libonnx-testdata prometheus libclang-rt-14-dev
+    # benchmarks (bench/)
+    wrk
 )
 
 missing=()

@@ -37,7 +37,14 @@ static const opt_def_t opt_defs[] = {
      "metrics listen address (the HTTP address)"},
     {"metrics-port", OPT_INT, O(metrics_port), 0, 65535,
      "port of a listener serving only /metrics (8002; 0 = off)"},
-    {"model-control-mode", OPT_STR, O(model_control_mode), 0, 0, "none (poll and explicit: soon)"},
+    {"model-control-mode", OPT_STR, O(model_control_mode), 0, 0,
+     "none | poll | explicit (none): when models are loaded and reloaded"},
+    {"repository-poll-secs", OPT_INT, O(repository_poll_secs), 1, 86400,
+     "poll mode: seconds between repository scans (15)"},
+    {"model-url", OPT_STR, O(model_url), 0, 0,
+     "pure gateway: mirror and forward to this upstream v2 server (env MODEL_URL too)"},
+    {"load-model", OPT_LIST, O(load_models), 0, 0,
+     "explicit mode: model to load at start-up (repeatable; * = all)"},
     {"exit-timeout-secs", OPT_INT, O(exit_timeout_secs), 0, 3600,
      "seconds in-flight requests get to finish at shutdown (30)"},
     {"log-verbose", OPT_INT, O(log_verbose), 0, 10, "verbose logging level (0)"},
@@ -58,6 +65,8 @@ static const opt_def_t opt_defs[] = {
      "queued requests per model version when its config sets none (1024)"},
     {"strict-readiness", OPT_BOOL, O(strict_readiness), 0, 0,
      "ready only when every model is ready (true)"},
+    {"allow-client-shm", OPT_BOOL, O(allow_client_shm), 0, 0,
+     "let clients register system shared-memory regions (false)"},
 };
 
 #define N_OPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
@@ -91,14 +100,16 @@ static bool set_opt(inferd_server_options_t *o, const opt_def_t *d, const char *
     void *field = (char *)o + d->offset;
     switch (d->type) {
     case OPT_STR: *(const char **)field = v; return true;
-    case OPT_LIST:
-        if (o->n_model_repositories >= INFERD_MAX_REPOSITORIES) {
+    case OPT_LIST: {
+        inferd_str_list_t *list = field;
+        if (list->n >= INFERD_MAX_LIST_OPTION) {
             fprintf(stderr, "inferd: %s: too many --%s (at most %d)\n", from, d->name,
-                    INFERD_MAX_REPOSITORIES);
+                    INFERD_MAX_LIST_OPTION);
             return false;
         }
-        o->model_repositories[o->n_model_repositories++] = v;
+        list->items[list->n++] = v;
         return true;
+    }
     case OPT_BOOL:
         if (!parse_bool(v, (bool *)field)) {
             fprintf(stderr, "inferd: %s: --%s takes true or false, got '%s'\n", from, d->name, v);
@@ -187,6 +198,9 @@ static bool load_env(inferd_server_options_t *o)
         if (v && !set_opt(o, &opt_defs[i], v, name))
             return false;
     }
+    const char *url = getenv("MODEL_URL");
+    if (url && *url && !o->model_url)
+        o->model_url = url; /* the seed gateway's variable; INFERD_MODEL_URL wins */
     const char *mbs = getenv("MAX_BATCH_SIZE");
     if (mbs && !set_opt(o, find_opt("default-max-batch-size", 22), mbs, "MAX_BATCH_SIZE"))
         return false;
@@ -199,9 +213,10 @@ static void usage(FILE *out)
                  "Serves ONNX models over the KServe v2 protocol.\n\noptions:\n");
     for (size_t i = 0; i < N_OPTS; i++)
         fprintf(out, "  --%-24s %s\n", opt_defs[i].name, opt_defs[i].help);
-    fprintf(out, "  --%-24s %s\n  --%-24s %s\n  --%-24s %s\n", "config FILE",
-            "read 'name = value' options from FILE", "version", "print the version", "help",
-            "print this help");
+    fprintf(out, "  --%-24s %s\n  --%-24s %s\n  --%-24s %s\n  --%-24s %s\n", "config FILE",
+            "read 'name = value' options from FILE", "check-repository DIR",
+            "load every model of DIR offline, print each problem, exit 1 if any", "version",
+            "print the version", "help", "print this help");
     fprintf(out, "\nEach option may also come from the environment as INFERD_<NAME> (e.g.\n"
                  "INFERD_HTTP_PORT=8080). Precedence: defaults < config file < environment <\n"
                  "command line.\n");
@@ -251,7 +266,9 @@ static int run(int argc, char **argv)
     if (!load_env(&opt))
         return 2;
     /* Repositories named on the command line replace those from the file/environment. */
-    bool cli_repo = false;
+    /* Lists named on the command line replace those from the file or the environment. */
+    bool cli_list[N_OPTS] = {false};
+    const char *check_repository = NULL;
     for (int i = 1; i < argc;) {
         if (strncmp(argv[i], "--", 2) != 0) {
             fprintf(stderr, "inferd: unexpected argument '%s' (see --help)\n", argv[i]);
@@ -273,20 +290,30 @@ static int run(int argc, char **argv)
         }
         if (len == 6 && !memcmp(name, "config", 6))
             continue;
+        if (len == 16 && !memcmp(name, "check-repository", 16)) {
+            check_repository = value;
+            continue;
+        }
         const opt_def_t *d = find_opt(name, len);
         if (!d) {
             fprintf(stderr, "inferd: unknown option '--%.*s' (see --help)\n", (int)len, name);
             return 2;
         }
-        if (d->type == OPT_LIST && !cli_repo) {
-            opt.n_model_repositories = 0;
-            cli_repo = true;
+        if (d->type == OPT_LIST && !cli_list[d - opt_defs]) {
+            ((inferd_str_list_t *)((char *)&opt + d->offset))->n = 0;
+            cli_list[d - opt_defs] = true;
         }
         if (!set_opt(&opt, d, value ? value : "true", "command line"))
             return 2;
     }
-    if (opt.n_model_repositories == 0) {
-        fprintf(stderr, "inferd: --model-repository is required (see --help)\n");
+    if (check_repository) {
+        opt.model_repositories.n = 0;
+        opt.model_repositories.items[opt.model_repositories.n++] = check_repository;
+        inferd_log_configure(INFERD_LOG_FORMAT_TEXT, (int)opt.log_verbose);
+        return inferd_server_check_repository(&opt);
+    }
+    if (opt.model_repositories.n == 0 && !opt.model_url) {
+        fprintf(stderr, "inferd: --model-repository or --model-url is required (see --help)\n");
         return 2;
     }
     if (strcmp(opt.log_format, "json") != 0 && strcmp(opt.log_format, "text") != 0) {

@@ -21,6 +21,7 @@ typedef enum {
     INFERD_E_UNSUPPORTED,          /* 501 */
     INFERD_E_UNAVAILABLE,          /* 503: not ready (model not loaded, server exiting) */
     INFERD_E_DEADLINE_EXCEEDED,    /* 504 */
+    INFERD_E_BAD_GATEWAY,          /* 502: an upstream server failed or answered nonsense */
     INFERD_STATUS_COUNT_           /* not a status: the number of codes */
 } inferd_status_t;
 

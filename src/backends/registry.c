@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "backends/onnx/onnx_backend.h"
+#include "backends/remote/remote.h"
 
 static bool is(const char *s, const char *want)
 {
@@ -20,6 +21,10 @@ inferd_status_t inferd_backend_find(const char *backend, const char *platform,
 {
     bool backend_onnx = is(backend, "onnxruntime") || is(backend, "onnx");
     bool platform_onnx = is(platform, "onnxruntime_onnx") || is(platform, "onnx_onnxv1");
+    if (is(backend, "remote")) {
+        *out = &inferd_remote_backend_vtable;
+        return INFERD_OK;
+    }
     if ((backend_onnx && (empty(platform) || platform_onnx)) ||
         (platform_onnx && empty(backend))) {
         *out = &inferd_onnx_backend_vtable;

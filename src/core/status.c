@@ -66,6 +66,7 @@ int inferd_status_http(inferd_status_t code)
     case INFERD_E_UNSUPPORTED: return 501;
     case INFERD_E_UNAVAILABLE: return 503;
     case INFERD_E_DEADLINE_EXCEEDED: return 504;
+    case INFERD_E_BAD_GATEWAY: return 502;
     case INFERD_STATUS_COUNT_: break;
     }
     return 500;
@@ -87,6 +88,7 @@ const char *inferd_status_name(inferd_status_t code)
     case INFERD_E_UNSUPPORTED: return "UNSUPPORTED";
     case INFERD_E_UNAVAILABLE: return "UNAVAILABLE";
     case INFERD_E_DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case INFERD_E_BAD_GATEWAY: return "BAD_GATEWAY";
     case INFERD_STATUS_COUNT_: break;
     }
     return "UNKNOWN";

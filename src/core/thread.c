@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,14 +30,45 @@ static inferd_thread_t *registry_head;
 static size_t registry_count;
 static __thread inferd_thread_t *self;
 
+/* Alternate signal stack size: the crash handler formats into small fixed buffers and
+ * walks the stack with backtrace(3); 64 KiB leaves a wide margin. */
+#define ALTSTACK_SIZE (64 * 1024)
+
+void *inferd_thread_altstack_install(void)
+{
+    void *mem = inferd_xmalloc(ALTSTACK_SIZE);
+    stack_t ss;
+    memset(&ss, 0, sizeof(ss));
+    ss.ss_sp = mem;
+    ss.ss_size = ALTSTACK_SIZE;
+    if (sigaltstack(&ss, NULL) != 0) {
+        inferd_free(mem);
+        return NULL;
+    }
+    return mem;
+}
+
+void inferd_thread_altstack_remove(void *handle)
+{
+    if (!handle)
+        return;
+    stack_t ss;
+    memset(&ss, 0, sizeof(ss));
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, NULL);
+    inferd_free(handle);
+}
+
 static void *thread_main(void *p)
 {
     inferd_thread_t *t = p;
     self = t;
     pthread_setname_np(pthread_self(), t->name);
+    void *altstack = inferd_thread_altstack_install();
     atomic_store(&t->state, "running");
     t->fn(t->arg);
     atomic_store(&t->state, "exited");
+    inferd_thread_altstack_remove(altstack);
     return NULL;
 }
 

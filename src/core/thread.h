@@ -20,6 +20,15 @@ typedef void (*inferd_thread_fn)(void *arg);
 inferd_status_t inferd_thread_start(inferd_thread_t **out, const char *name, const char *role,
                                     inferd_thread_fn fn, void *arg, inferd_err_t *err);
 
+/* Gives the calling thread an alternate signal stack, so the crash handler can run even
+ * when the thread's own stack overflowed. Returns a handle for
+ * inferd_thread_altstack_remove (NULL if the OS refused). Registry threads get one
+ * automatically; the main thread gets one from diag/crash.c. */
+void *inferd_thread_altstack_install(void);
+
+/* Disables and frees the calling thread's alternate stack. NULL does nothing. */
+void inferd_thread_altstack_remove(void *handle);
+
 /* Waits for the thread to return and frees the handle. NULL does nothing. */
 void inferd_thread_join(inferd_thread_t *t);
 

@@ -12,18 +12,69 @@
 
 static atomic_int log_format = INFERD_LOG_FORMAT_JSON;
 static atomic_int log_verbose = 0;
+/* Which name /v2/logging reports: an index into format_names. Triton's names select text. */
+static atomic_int log_format_name = 0;
+/* Bit per inferd_log_level_t below VERBOSE (verbose is governed by log_verbose). */
+static atomic_uint log_levels_on =
+    (1u << INFERD_LOG_ERROR) | (1u << INFERD_LOG_WARN) | (1u << INFERD_LOG_INFO);
 
 static const char *level_name[] = {"error", "warning", "info", "verbose"};
+
+static const struct {
+    const char *name;
+    inferd_log_format_t format;
+} format_names[] = {
+    {"json", INFERD_LOG_FORMAT_JSON},
+    {"text", INFERD_LOG_FORMAT_TEXT},
+    {"default", INFERD_LOG_FORMAT_TEXT},
+    {"ISO8601", INFERD_LOG_FORMAT_TEXT},
+};
 
 void inferd_log_configure(inferd_log_format_t format, int verbose)
 {
     atomic_store(&log_format, (int)format);
+    atomic_store(&log_format_name, format == INFERD_LOG_FORMAT_TEXT ? 1 : 0);
     atomic_store(&log_verbose, verbose);
 }
 
 bool inferd_log_enabled(inferd_log_level_t level)
 {
-    return level != INFERD_LOG_VERBOSE || atomic_load(&log_verbose) > 0;
+    if (level == INFERD_LOG_VERBOSE)
+        return atomic_load(&log_verbose) > 0;
+    return (atomic_load(&log_levels_on) & (1u << level)) != 0;
+}
+
+void inferd_log_get_settings(inferd_log_settings_t *out)
+{
+    unsigned on = atomic_load(&log_levels_on);
+    out->log_info = (on & (1u << INFERD_LOG_INFO)) != 0;
+    out->log_warning = (on & (1u << INFERD_LOG_WARN)) != 0;
+    out->log_error = (on & (1u << INFERD_LOG_ERROR)) != 0;
+    out->log_verbose_level = atomic_load(&log_verbose);
+    out->log_format = format_names[atomic_load(&log_format_name)].name;
+}
+
+inferd_status_t inferd_log_set_settings(const inferd_log_settings_t *s, inferd_err_t *err)
+{
+    int fmt = -1;
+    for (size_t i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++)
+        if (s->log_format && strcmp(s->log_format, format_names[i].name) == 0)
+            fmt = (int)i;
+    if (fmt < 0)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "log_format must be one of \"default\", \"ISO8601\", \"json\", "
+                              "\"text\"");
+    if (s->log_verbose_level < 0)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "log_verbose_level must be a non-negative integer");
+    unsigned on = (s->log_error ? 1u << INFERD_LOG_ERROR : 0) |
+                  (s->log_warning ? 1u << INFERD_LOG_WARN : 0) |
+                  (s->log_info ? 1u << INFERD_LOG_INFO : 0);
+    atomic_store(&log_levels_on, on);
+    atomic_store(&log_verbose, s->log_verbose_level);
+    atomic_store(&log_format_name, fmt);
+    atomic_store(&log_format, (int)format_names[fmt].format);
+    return INFERD_OK;
 }
 
 /* ISO-8601 UTC with microseconds: 2026-11-29T20:38:55.123456Z */
@@ -105,6 +156,8 @@ void inferd_log(inferd_log_level_t level, const char *fmt, ...)
 void inferd_log_request(const inferd_log_request_t *r)
 {
     inferd_log_level_t level = r->status_code >= 500 ? INFERD_LOG_WARN : INFERD_LOG_INFO;
+    if (!inferd_log_enabled(level))
+        return;
     inferd_buf_t b;
     inferd_buf_init(&b, 1 << 16);
     begin_line(&b, level, "request");

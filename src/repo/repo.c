@@ -1,5 +1,6 @@
 /* Model repository (see repo.h): directory scan, version policy, loading, lookup. */
 #include "repo/repo.h"
+#include "repo/repo_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -7,40 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include "backends/registry.h"
 #include "core/alloc.h"
+#include "core/thread.h"
 #include "obs/log.h"
 
 #define CONFIG_FILE_MAX (1u << 20)
-
-/* One version directory of a model and what became of it. */
-typedef struct repo_version {
-    int64_t version;
-    inferd_model_state_t state;
-    char *reason;               /* why UNAVAILABLE; NULL otherwise */
-    inferd_model_version_t *mv; /* the repository's reference while READY */
-} repo_version_t;
-
-typedef struct repo_model {
-    char *name;
-    char *path;   /* <root>/<name> */
-    char *reason; /* model-level failure (config, duplicates), or NULL */
-    repo_version_t *versions;
-    size_t n_versions;
-} repo_model_t;
-
-struct inferd_repo {
-    pthread_rwlock_t lock; /* guards models */
-    char **roots;
-    size_t n_roots;
-    int32_t default_max_batch_size;
-    uint32_t default_max_queue_size;
-    repo_model_t *models;
-    size_t n_models;
-    size_t cap_models;
-};
 
 const char *inferd_model_state_name(inferd_model_state_t s)
 {
@@ -68,6 +44,9 @@ static void model_version_free(inferd_model_version_t *mv)
     inferd_sched_destroy(mv->sched);
     if (mv->backend_state)
         mv->backend->unload(mv->backend_state);
+    for (size_t j = 0; mv->output_labels && j < mv->config.n_outputs; j++)
+        inferd_labels_deinit(&mv->output_labels[j]);
+    inferd_free(mv->output_labels);
     inferd_model_config_deinit(&mv->config);
     inferd_free(mv->input_map);
     inferd_free(mv->output_map);
@@ -103,6 +82,132 @@ static inferd_status_t read_file(const char *path, size_t max, char **out, size_
     buf[n] = '\0';
     *out = buf;
     *len = n;
+    return INFERD_OK;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Label files (classification extension)                                               */
+
+void inferd_labels_deinit(inferd_labels_t *labels)
+{
+    if (!labels)
+        return;
+    inferd_free(labels->text);
+    inferd_free(labels->lines);
+    memset(labels, 0, sizeof(*labels));
+}
+
+/* True if filename is relative and has no ".." component, so it names something below the
+ * model directory unless a symbolic link leads out (checked after resolving). */
+static bool label_name_is_local(const char *filename)
+{
+    if (!filename[0] || filename[0] == '/')
+        return false;
+    for (const char *p = filename; *p;) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            return false;
+        p += n;
+        if (*p == '/')
+            p++;
+    }
+    return true;
+}
+
+inferd_status_t inferd_labels_load(const char *model_dir, const char *filename,
+                                   inferd_labels_t *out, inferd_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!label_name_is_local(filename))
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "label_filename '%s' must be a relative path inside the model "
+                              "directory",
+                              filename);
+    char path[PATH_MAX], real_dir[PATH_MAX], real_file[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", model_dir, filename) >= sizeof(path))
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "label_filename '%s': path too long",
+                              filename);
+    if (!realpath(model_dir, real_dir))
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "cannot resolve %s: %s", model_dir,
+                              strerror(errno));
+    if (!realpath(path, real_file))
+        return inferd_err_set(err, errno == ENOENT ? INFERD_E_NOT_FOUND : INFERD_E_INVALID_ARG,
+                              "label_filename '%s': cannot open %s: %s", filename, path,
+                              strerror(errno));
+    size_t dl = strlen(real_dir);
+    if (strncmp(real_file, real_dir, dl) != 0 || real_file[dl] != '/')
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "label_filename '%s' resolves to %s, outside the model directory",
+                              filename, real_file);
+    FILE *f = fopen(real_file, "rb");
+    if (!f)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "label_filename '%s': cannot open: %s",
+                              filename, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        (uint64_t)sb.st_size > INFERD_LABELS_MAX_BYTES) {
+        fclose(f);
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "label_filename '%s': not a regular file of at most %u bytes",
+                              filename, INFERD_LABELS_MAX_BYTES);
+    }
+    size_t size = (size_t)sb.st_size;
+    char *text = inferd_xmalloc(size + 1);
+    size_t n = fread(text, 1, size + 1, f);
+    bool bad = ferror(f) || n != size;
+    fclose(f);
+    if (bad) {
+        inferd_free(text);
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "label_filename '%s': read error (or the file changed size)",
+                              filename);
+    }
+    text[n] = '\0';
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        count += text[i] == '\n';
+    if (n && text[n - 1] != '\n')
+        count++;
+    if (count > INFERD_LABELS_MAX_COUNT) {
+        inferd_free(text);
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "label_filename '%s' has %zu lines, more than the limit of %u",
+                              filename, count, INFERD_LABELS_MAX_COUNT);
+    }
+    const char **lines = inferd_xcalloc(count ? count : 1, sizeof(char *));
+    size_t k = 0;
+    for (char *p = text; k < count; k++) {
+        char *nl = strchr(p, '\n');
+        lines[k] = p;
+        if (nl) {
+            *nl = '\0';
+            if (nl > p && nl[-1] == '\r')
+                nl[-1] = '\0';
+            p = nl + 1;
+        }
+    }
+    out->text = text;
+    out->lines = lines;
+    out->n = count;
+    return INFERD_OK;
+}
+
+/* Loads the label file of every output that names one. */
+static inferd_status_t load_output_labels(const repo_model_t *m, inferd_model_version_t *mv,
+                                          inferd_err_t *err)
+{
+    size_t n = mv->config.n_outputs;
+    mv->output_labels = inferd_xcalloc(n ? n : 1, sizeof(inferd_labels_t));
+    for (size_t j = 0; j < n; j++) {
+        const char *fn = mv->config.outputs[j].label_filename;
+        if (!fn)
+            continue;
+        inferd_status_t st = inferd_labels_load(m->path, fn, &mv->output_labels[j], err);
+        if (st != INFERD_OK) {
+            inferd_err_prefix(err, "output '%s'", mv->config.outputs[j].name);
+            return st;
+        }
+    }
     return INFERD_OK;
 }
 
@@ -186,8 +291,14 @@ static inferd_status_t load_version(inferd_repo_t *repo, const repo_model_t *m,
         mv->backend->describe(mv->backend_state, &bin, &nbin, &bout, &nbout);
         mv->n_backend_inputs = nbin;
         mv->n_backend_outputs = nbout;
+        bool had_groups = mv->config.n_instance_groups > 0;
         st = inferd_model_config_complete(&mv->config, m->name, bin, nbin, bout, nbout,
                                           repo->default_max_batch_size, err);
+        /* Triton's default instance count, but no more workers than usable CPUs. */
+        int cpus = inferd_cpu_count();
+        for (size_t g = 0; st == INFERD_OK && !had_groups && g < mv->config.n_instance_groups; g++)
+            if (mv->config.instance_groups[g].count > cpus)
+                mv->config.instance_groups[g].count = cpus;
     }
     if (st == INFERD_OK)
         st = build_map("input", mv->config.inputs, mv->config.n_inputs, bin, nbin, &mv->input_map,
@@ -206,19 +317,34 @@ static inferd_status_t load_version(inferd_repo_t *repo, const repo_model_t *m,
     if (st == INFERD_OK)
         st = build_map("output", mv->config.outputs, mv->config.n_outputs, bout, nbout,
                        &mv->output_map, err);
+    if (st == INFERD_OK)
+        st = load_output_labels(m, mv, err);
     if (st == INFERD_OK) {
-        uint32_t qmax = repo->default_max_queue_size;
-        if (mv->config.has_dynamic_batching &&
-            mv->config.dynamic_batching.default_queue_policy.max_queue_size > 0)
-            qmax = mv->config.dynamic_batching.default_queue_policy.max_queue_size;
+        const inferd_model_config_t *c = &mv->config;
+        const inferd_dynamic_batching_t *db = &c->dynamic_batching;
+        const inferd_queue_policy_t *qp = &db->default_queue_policy;
+        bool batching = c->has_dynamic_batching && c->max_batch_size > 0;
         inferd_sched_options_t so = {
             .model_name = mv->name,
             .version = version,
-            .instance_count = inferd_model_config_instance_count(&mv->config),
-            .max_queue_size = qmax,
+            .instance_count = inferd_model_config_instance_count(c),
+            /* Admission is bounded with or without dynamic_batching. */
+            .max_queue_size = c->has_dynamic_batching && qp->max_queue_size > 0
+                                  ? qp->max_queue_size
+                                  : repo->default_max_queue_size,
             .backend = mv->backend,
             .backend_state = mv->backend_state,
             .stats = &mv->stats,
+            .dynamic_batching = batching,
+            .max_batch_size = c->max_batch_size,
+            .preferred_batch_sizes = db->preferred_batch_size,
+            .n_preferred_batch_sizes = db->n_preferred_batch_size,
+            .max_queue_delay_us = db->max_queue_delay_microseconds,
+            .timeout_action = qp->timeout_action == INFERD_TIMEOUT_ACTION_DELAY
+                                  ? INFERD_SCHED_TIMEOUT_DELAY
+                                  : INFERD_SCHED_TIMEOUT_REJECT,
+            .default_timeout_us = c->has_dynamic_batching ? qp->default_timeout_microseconds : 0,
+            .allow_timeout_override = qp->allow_timeout_override,
         };
         st = inferd_sched_create(&so, &mv->sched, err);
     }
@@ -282,11 +408,13 @@ static void set_reason(char **dst, const char *msg)
     *dst = inferd_xstrdup(msg);
 }
 
-/* Loads every selected version of m. Thread: control. */
-static void load_model(inferd_repo_t *repo, repo_model_t *m)
+void repo_model_load(inferd_repo_t *repo, repo_model_t *m)
 {
     inferd_err_t err;
     inferd_err_clear(&err);
+    /* Taken before reading anything, so a change made during the load is seen next time. */
+    m->fingerprint = repo_model_fingerprint(m->path);
+    m->unloaded = false;
     char cfg_path[4096];
     snprintf(cfg_path, sizeof(cfg_path), "%s/config.pbtxt", m->path);
     char *text = NULL;
@@ -380,12 +508,21 @@ inferd_status_t inferd_repo_create(const inferd_repo_options_t *opt, inferd_repo
     r->n_roots = opt->n_roots;
     r->default_max_batch_size = opt->default_max_batch_size;
     r->default_max_queue_size = opt->default_max_queue_size ? opt->default_max_queue_size : 1024;
+    r->mode = opt->mode;
+    r->poll_secs = opt->poll_secs > 0 ? opt->poll_secs : 15;
+    r->startup_models = inferd_xcalloc(opt->n_startup_models + 1, sizeof(char *));
+    for (size_t i = 0; i < opt->n_startup_models; i++)
+        r->startup_models[i] = inferd_xstrdup(opt->startup_models[i]);
+    r->n_startup_models = opt->n_startup_models;
+    pthread_mutex_init(&r->load_lock, NULL);
+    pthread_mutex_init(&r->job_lock, NULL);
+    pthread_cond_init(&r->job_cond, NULL);
     *out = r;
     (void)err;
     return INFERD_OK;
 }
 
-static repo_model_t *find_model(inferd_repo_t *r, const char *name)
+repo_model_t *repo_find_model(inferd_repo_t *r, const char *name)
 {
     for (size_t i = 0; i < r->n_models; i++)
         if (strcmp(r->models[i].name, name) == 0)
@@ -396,6 +533,18 @@ static repo_model_t *find_model(inferd_repo_t *r, const char *name)
 static int cmp_model(const void *a, const void *b)
 {
     return strcmp(((const repo_model_t *)a)->name, ((const repo_model_t *)b)->name);
+}
+
+/* Whether the model is loaded at start: always, except in explicit mode, where only the
+ * --load-model names are (or all, for "*"). */
+static bool startup_wants(const inferd_repo_t *repo, const char *name)
+{
+    if (repo->mode != INFERD_MODEL_CONTROL_EXPLICIT)
+        return true;
+    for (size_t i = 0; i < repo->n_startup_models; i++)
+        if (strcmp(repo->startup_models[i], "*") == 0 || strcmp(repo->startup_models[i], name) == 0)
+            return true;
+    return false;
 }
 
 inferd_status_t inferd_repo_load_all(inferd_repo_t *repo, inferd_err_t *err)
@@ -445,8 +594,10 @@ inferd_status_t inferd_repo_load_all(inferd_repo_t *repo, inferd_err_t *err)
         if (models[i].reason)
             inferd_log(INFERD_LOG_ERROR, "model '%s' is unavailable: %s", models[i].name,
                        models[i].reason);
+        else if (startup_wants(repo, models[i].name))
+            repo_model_load(repo, &models[i]);
         else
-            load_model(repo, &models[i]);
+            models[i].unloaded = true;
     }
     pthread_rwlock_wrlock(&repo->lock);
     repo->models = models;
@@ -456,25 +607,43 @@ inferd_status_t inferd_repo_load_all(inferd_repo_t *repo, inferd_err_t *err)
     return INFERD_OK;
 }
 
+void repo_model_release_versions(repo_model_t *m)
+{
+    for (size_t j = 0; j < m->n_versions; j++) {
+        inferd_model_version_unref(m->versions[j].mv);
+        inferd_free(m->versions[j].reason);
+    }
+    inferd_free(m->versions);
+    m->versions = NULL;
+    m->n_versions = 0;
+    inferd_free(m->reason);
+    m->reason = NULL;
+}
+
+void repo_model_free(repo_model_t *m)
+{
+    repo_model_release_versions(m);
+    inferd_free(m->name);
+    inferd_free(m->path);
+}
+
 void inferd_repo_destroy(inferd_repo_t *repo)
 {
     if (!repo)
         return;
-    for (size_t i = 0; i < repo->n_models; i++) {
-        repo_model_t *m = &repo->models[i];
-        for (size_t j = 0; j < m->n_versions; j++) {
-            inferd_model_version_unref(m->versions[j].mv);
-            inferd_free(m->versions[j].reason);
-        }
-        inferd_free(m->versions);
-        inferd_free(m->name);
-        inferd_free(m->path);
-        inferd_free(m->reason);
-    }
+    inferd_repo_stop_control(repo);
+    for (size_t i = 0; i < repo->n_models; i++)
+        repo_model_free(&repo->models[i]);
     inferd_free(repo->models);
     for (size_t i = 0; i < repo->n_roots; i++)
         inferd_free(repo->roots[i]);
     inferd_free(repo->roots);
+    for (size_t i = 0; i < repo->n_startup_models; i++)
+        inferd_free(repo->startup_models[i]);
+    inferd_free(repo->startup_models);
+    pthread_mutex_destroy(&repo->job_lock);
+    pthread_cond_destroy(&repo->job_cond);
+    pthread_mutex_destroy(&repo->load_lock);
     pthread_rwlock_destroy(&repo->lock);
     inferd_free(repo);
 }
@@ -484,10 +653,12 @@ inferd_status_t inferd_repo_acquire(inferd_repo_t *repo, const char *name, int64
 {
     inferd_status_t st = INFERD_OK;
     pthread_rwlock_rdlock(&repo->lock);
-    repo_model_t *m = find_model(repo, name);
+    repo_model_t *m = repo_find_model(repo, name);
     repo_version_t *rv = NULL;
     if (!m) {
         st = inferd_err_set(err, INFERD_E_NOT_FOUND, "unknown model '%s'", name);
+    } else if (m->unloaded) {
+        st = inferd_err_set(err, INFERD_E_NOT_FOUND, "model '%s' is not loaded", name);
     } else if (version >= 0) {
         for (size_t i = 0; i < m->n_versions; i++)
             if (m->versions[i].version == version)
@@ -520,7 +691,7 @@ size_t inferd_repo_ready_versions(inferd_repo_t *repo, const char *name, int64_t
 {
     size_t n = 0;
     pthread_rwlock_rdlock(&repo->lock);
-    repo_model_t *m = find_model(repo, name);
+    repo_model_t *m = repo_find_model(repo, name);
     for (size_t i = 0; m && i < m->n_versions; i++) {
         if (m->versions[i].state != INFERD_MODEL_STATE_READY)
             continue;
@@ -534,15 +705,19 @@ size_t inferd_repo_ready_versions(inferd_repo_t *repo, const char *name, int64_t
 
 void inferd_repo_counts(inferd_repo_t *repo, size_t *n_models, size_t *n_ready)
 {
-    size_t ready = 0;
+    size_t n = 0, ready = 0;
     pthread_rwlock_rdlock(&repo->lock);
     for (size_t i = 0; i < repo->n_models; i++) {
+        const repo_model_t *m = &repo->models[i];
+        if (m->unloaded)
+            continue; /* unloaded on purpose: not a reason to be unready */
         bool any = false;
-        for (size_t j = 0; j < repo->models[i].n_versions; j++)
-            any = any || repo->models[i].versions[j].state == INFERD_MODEL_STATE_READY;
+        for (size_t j = 0; j < m->n_versions; j++)
+            any = any || m->versions[j].state == INFERD_MODEL_STATE_READY;
+        n++;
         ready += any;
     }
-    *n_models = repo->n_models;
+    *n_models = n;
     *n_ready = ready;
     pthread_rwlock_unlock(&repo->lock);
 }
@@ -571,7 +746,8 @@ void inferd_repo_index_json(inferd_repo_t *repo, bool ready_only, inferd_buf_t *
     for (size_t i = 0; i < repo->n_models; i++) {
         const repo_model_t *m = &repo->models[i];
         if (m->n_versions == 0 && !ready_only)
-            index_entry(out, &first, m->name, NULL, INFERD_MODEL_STATE_UNAVAILABLE, m->reason);
+            index_entry(out, &first, m->name, NULL, INFERD_MODEL_STATE_UNAVAILABLE,
+                        m->unloaded ? "unloaded" : m->reason);
         for (size_t j = 0; j < m->n_versions; j++) {
             const repo_version_t *rv = &m->versions[j];
             if (ready_only && rv->state != INFERD_MODEL_STATE_READY)

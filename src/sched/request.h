@@ -40,6 +40,7 @@ struct inferd_infer_request {
     inferd_infer_done_cb done_cb;
     void *done_arg; /* for the front end */
 
+    int64_t _queue_deadline_ns;    /* scheduler: when the queue timeout expires, 0 = never */
     inferd_infer_request_t *_next; /* scheduler queue link */
 };
 

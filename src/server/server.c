@@ -5,11 +5,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "backends/remote/mirror.h"
 #include "core/thread.h"
+#include "diag/crash.h"
 #include "obs/log.h"
 #include "server/http/http.h"
 
@@ -22,6 +26,7 @@ void inferd_server_options_init(inferd_server_options_t *o)
     o->metrics_port = 8002;
     o->model_control_mode = "none";
     o->exit_timeout_secs = 30;
+    o->repository_poll_secs = 15;
     o->log_format = "json";
     o->http_max_input_size = 64ll << 20;
     o->max_tensor_elements = 1ll << 26;
@@ -78,8 +83,44 @@ static bool drain(inferd_server_t *srv, int64_t deadline_ns)
     return true;
 }
 
+bool inferd_model_control_from_name(const char *name, inferd_model_control_t *out)
+{
+    static const char *const names[] = {"none", "poll", "explicit"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, names[i]) == 0) {
+            *out = (inferd_model_control_t)i;
+            return true;
+        }
+    return false;
+}
+
+int inferd_server_check_repository(const inferd_server_options_t *opt)
+{
+    inferd_repo_options_t ro = {
+        .roots = opt->model_repositories.items,
+        .n_roots = opt->model_repositories.n,
+        .default_max_batch_size = (int32_t)opt->default_max_batch_size,
+        .default_max_queue_size = (uint32_t)opt->max_queue_size,
+    };
+    inferd_repo_t *repo = NULL;
+    inferd_err_t err;
+    if (inferd_repo_create(&ro, &repo, &err) != INFERD_OK ||
+        inferd_repo_load_all(repo, &err) != INFERD_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        inferd_repo_destroy(repo);
+        return 2;
+    }
+    size_t n_models, n_ready;
+    inferd_repo_counts(repo, &n_models, &n_ready);
+    size_t problems = inferd_repo_report_problems(repo, stdout);
+    printf("%zu models, %zu ready, %zu problems\n", n_models, n_ready, problems);
+    inferd_repo_destroy(repo);
+    return problems ? 1 : 0;
+}
+
 int inferd_server_run(const inferd_server_options_t *opt)
 {
+    inferd_crash_install();
     int64_t t_start = inferd_now_ns();
     inferd_server_t srv;
     memset(&srv, 0, sizeof(srv));
@@ -103,8 +144,9 @@ int inferd_server_run(const inferd_server_options_t *opt)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (strcmp(opt->model_control_mode, "none") != 0) {
-        inferd_log(INFERD_LOG_ERROR, "--model-control-mode %s is not supported yet (use none)",
+    inferd_model_control_t mode;
+    if (!inferd_model_control_from_name(opt->model_control_mode, &mode)) {
+        inferd_log(INFERD_LOG_ERROR, "--model-control-mode takes none, poll or explicit, got '%s'",
                    opt->model_control_mode);
         return 2;
     }
@@ -112,16 +154,36 @@ int inferd_server_run(const inferd_server_options_t *opt)
         inferd_log(INFERD_LOG_INFO, "gRPC is not available yet; --grpc-port %lld is ignored",
                    (long long)opt->grpc_port);
 
+    /* Pure gateway: the upstream's models become a repository of remote models. */
+    inferd_str_list_t roots = opt->model_repositories;
+    char mirror[4096] = "";
+    if (opt->model_url) {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(mirror, sizeof(mirror), "%s/inferd-gateway-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (roots.n >= INFERD_MAX_LIST_OPTION ||
+            inferd_remote_mirror_write(opt->model_url, mirror, &err) != INFERD_OK) {
+            inferd_log(INFERD_LOG_ERROR, "gateway: %s", err.msg);
+            return 1;
+        }
+        roots.items[roots.n++] = mirror;
+    }
     inferd_repo_options_t ro = {
-        .roots = opt->model_repositories,
-        .n_roots = opt->n_model_repositories,
+        .roots = roots.items,
+        .n_roots = roots.n,
+        .mode = mode,
+        .startup_models = opt->load_models.items,
+        .n_startup_models = opt->load_models.n,
+        .poll_secs = opt->repository_poll_secs,
         .default_max_batch_size = (int32_t)opt->default_max_batch_size,
         .default_max_queue_size = (uint32_t)opt->max_queue_size,
     };
     if (inferd_repo_create(&ro, &srv.repo, &err) != INFERD_OK ||
-        inferd_repo_load_all(srv.repo, &err) != INFERD_OK) {
+        inferd_repo_load_all(srv.repo, &err) != INFERD_OK ||
+        inferd_repo_start_control(srv.repo, &err) != INFERD_OK) {
         inferd_log(INFERD_LOG_ERROR, "%s", err.msg);
         inferd_repo_destroy(srv.repo);
+        if (mirror[0])
+            inferd_remote_mirror_remove(mirror);
         return 1;
     }
 
@@ -163,6 +225,8 @@ int inferd_server_run(const inferd_server_options_t *opt)
     atomic_store(&srv.shutting_down, true);
     inferd_http_quiesce(srv.http);
     inferd_http_quiesce(srv.metrics_http);
+    /* Load requests still waiting are answered now, so their connections can drain. */
+    inferd_repo_stop_control(srv.repo);
     int64_t deadline = inferd_now_ns() + opt->exit_timeout_secs * 1000000000ll;
     if (!drain(&srv, deadline)) {
         inferd_log(INFERD_LOG_WARN, "exit timeout: cancelling %zu requests still in flight",
@@ -178,6 +242,8 @@ int inferd_server_run(const inferd_server_options_t *opt)
     inferd_http_stop(srv.http);
     inferd_http_stop(srv.metrics_http);
     inferd_repo_destroy(srv.repo);
+    if (mirror[0])
+        inferd_remote_mirror_remove(mirror);
 
     inferd_tensor_stats_t ts;
     inferd_tensor_stats(&ts);

@@ -11,11 +11,19 @@
 
 #include "repo/repo.h"
 
-#define INFERD_MAX_REPOSITORIES 16
+#define INFERD_MAX_LIST_OPTION 64
+
+/* A repeatable option's values, in order. */
+typedef struct inferd_str_list {
+    const char *items[INFERD_MAX_LIST_OPTION];
+    size_t n;
+} inferd_str_list_t;
 
 typedef struct inferd_server_options {
-    const char *model_repositories[INFERD_MAX_REPOSITORIES];
-    size_t n_model_repositories;
+    inferd_str_list_t model_repositories; /* --model-repository */
+    inferd_str_list_t load_models;        /* --load-model (explicit mode) */
+    const char *model_url;                /* --model-url / MODEL_URL: pure gateway */
+    int64_t repository_poll_secs;         /* poll mode: 15 */
     const char *http_address;          /* "0.0.0.0" */
     int64_t http_port;                 /* 8000 */
     int64_t http_thread_count;         /* 0 = one per usable CPU, at most 4 */
@@ -35,6 +43,7 @@ typedef struct inferd_server_options {
     int64_t default_max_batch_size;    /* auto-complete, Triton's default 4 */
     int64_t max_queue_size;            /* per model version when its config sets none */
     bool strict_readiness;             /* ready only when every model is ready */
+    bool allow_client_shm;             /* shared-memory register/unregister (false) */
 } inferd_server_options_t;
 
 /* Fills opt with the defaults documented in README.md. */
@@ -55,6 +64,14 @@ typedef struct inferd_server {
  * and returns the process exit code (0 on a clean shutdown). Call from the main thread
  * before any other thread exists. */
 int inferd_server_run(const inferd_server_options_t *opt);
+
+/* Validates every model of the repositories offline, with the server's own loader, and
+ * prints each problem with its file and reason (--check-repository). Returns the exit
+ * code: 0 when every model loads, 1 when some do not, 2 when a repository is unreadable. */
+int inferd_server_check_repository(const inferd_server_options_t *opt);
+
+/* Parses "none" | "poll" | "explicit". */
+bool inferd_model_control_from_name(const char *name, inferd_model_control_t *out);
 
 /* True when the server is ready for inference (see --strict-readiness). */
 bool inferd_server_is_ready(inferd_server_t *srv);

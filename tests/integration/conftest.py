@@ -89,8 +89,9 @@ class Server:
     """One inferd process."""
 
     def __init__(self, repos, args=(), env=None, leak_check=True, warmup=True,
-                 address="127.0.0.1"):
+                 address="127.0.0.1", port=None):
         self.address = address
+        self.fixed_port = port  # None: a free port at each start
         self.repos = [str(r) for r in repos]
         self.args = [str(a) for a in args]
         self.env = env
@@ -120,7 +121,7 @@ class Server:
         the repository index has left LOADING), or "live"."""
         if not (os.path.isfile(BIN) and os.access(BIN, os.X_OK)):
             pytest.fail("server binary %s does not exist (set INFERD_BIN)" % BIN)
-        self.port = free_port()
+        self.port = self.fixed_port or free_port()
         env = dict(os.environ)
         env.update(self.env or {})
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,

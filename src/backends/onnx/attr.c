@@ -16,6 +16,7 @@ static const char *attr_type_name(inferd_onnx_attr_type_t t)
     case INFERD_ONNX_ATTR_FLOATS: return "FLOATS";
     case INFERD_ONNX_ATTR_INTS: return "INTS";
     case INFERD_ONNX_ATTR_STRINGS: return "STRINGS";
+    case INFERD_ONNX_ATTR_GRAPH: return "GRAPH";
     case INFERD_ONNX_ATTR_OTHER: break;
     }
     return "unsupported type";
@@ -93,5 +94,6 @@ void inferd_onnx_attr_clear(inferd_onnx_attr_t *a)
     inferd_free(a->strings);
     inferd_free(a->string_lens);
     inferd_tensor_unref(a->t);
+    inferd_onnx_graph_destroy(a->g);
     memset(a, 0, sizeof(*a));
 }

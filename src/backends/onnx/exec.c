@@ -114,9 +114,10 @@ static inferd_status_t make_outputs(run_t *r, const inferd_onnx_graph_t *g,
                                       (unsigned long long)numel, src->nbytes);
             r->out[j] = inferd_tensor_view(src, 0, dt, s->dims, s->ndim, src->nbytes, err);
         } else {
-            if (dt == INFERD_DTYPE_BYTES)
-                return inferd_err_set(err, INFERD_E_INTERNAL, "computed BYTES output");
-            r->out[j] = inferd_tensor_create(dt, s->dims, s->ndim, 0, INFERD_OWNER_ARENA, err);
+            /* A BYTES output's size depends on its strings: reshape worked it out. */
+            r->out[j] =
+                inferd_tensor_create(dt, s->dims, s->ndim, dt == INFERD_DTYPE_BYTES ? s->nbytes : 0,
+                                     INFERD_OWNER_ARENA, err);
         }
         if (!r->out[j])
             return err ? err->code : INFERD_E_RESOURCE_EXHAUSTED;
@@ -125,7 +126,7 @@ static inferd_status_t make_outputs(run_t *r, const inferd_onnx_graph_t *g,
 }
 
 static inferd_status_t run_node(run_t *r, const inferd_onnx_graph_t *g, const inferd_onnx_node_t *n,
-                                inferd_err_t *err)
+                                inferd_ctx_t *ctx, inferd_err_t *err)
 {
     for (int j = 0; j < n->n_inputs; j++) {
         int v = n->inputs[j];
@@ -141,11 +142,19 @@ static inferd_status_t run_node(run_t *r, const inferd_onnx_graph_t *g, const in
         r->out[j] = NULL;
         memset(&r->shapes[j], 0, sizeof(r->shapes[j]));
     }
-    inferd_status_t rc = n->op->reshape(n, r->in, r->shapes, err);
-    if (rc == INFERD_OK)
-        rc = make_outputs(r, g, n, err);
-    if (rc == INFERD_OK && n->compute)
-        rc = n->compute(n, r->in, r->out, err);
+    inferd_status_t rc;
+    if (n->run) {
+        rc = n->run(n, ctx, r->in, r->out, err);
+    } else {
+        rc = n->op->reshape(n, r->in, r->shapes, err);
+        if (rc == INFERD_OK)
+            rc = make_outputs(r, g, n, err);
+        if (rc == INFERD_OK && n->compute)
+            rc = n->compute(n, r->in, r->out, err);
+    }
+    for (int j = 0; rc == INFERD_OK && j < n->n_outputs; j++)
+        if (n->outputs[j] >= 0 && !r->out[j])
+            rc = inferd_err_set(err, INFERD_E_INTERNAL, "output %d was not produced", j);
     for (int j = 0; j < n->n_outputs; j++) {
         int v = n->outputs[j];
         if (rc != INFERD_OK || v < 0 || (g->values[v].uses == 0 && !g->values[v].is_output)) {
@@ -197,7 +206,7 @@ inferd_status_t inferd_onnx_graph_run(inferd_ctx_t *ctx, const inferd_onnx_graph
             break;
         if (ctx)
             atomic_store(&ctx->current_op, n->label);
-        rc = run_node(&r, g, n, err);
+        rc = run_node(&r, g, n, ctx, err);
         if (ctx)
             atomic_store(&ctx->current_op, NULL);
         if (rc == INFERD_OK)

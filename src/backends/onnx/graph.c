@@ -39,27 +39,36 @@ static inferd_status_t bind_op(const inferd_onnx_graph_t *g, inferd_onnx_node_t 
                               "unsupported operator '%s' (domain '%s', opset %lld) at node '%s'",
                               n->op_type, n->domain, (long long)n->opset, n->label);
     const inferd_onnx_op_t *op = n->op;
-    if (n->n_inputs < op->min_inputs || (op->max_inputs >= 0 && n->n_inputs > op->max_inputs)) {
+    /* Implicit inputs (captured by subgraphs) do not count against the arity. */
+    int n_in = n->n_inputs - n->n_implicit;
+    if (n_in < op->min_inputs || (op->max_inputs >= 0 && n_in > op->max_inputs)) {
         if (op->max_inputs < 0)
             return inferd_err_set(err, INFERD_E_INVALID_ARG,
                                   "node '%s' (%s, opset %lld) has %d inputs, the operator "
                                   "takes at least %d",
-                                  n->label, n->op_type, (long long)n->opset, n->n_inputs,
-                                  op->min_inputs);
+                                  n->label, n->op_type, (long long)n->opset, n_in, op->min_inputs);
         return inferd_err_set(err, INFERD_E_INVALID_ARG,
                               "node '%s' (%s, opset %lld) has %d inputs, the operator takes "
                               "%d to %d",
-                              n->label, n->op_type, (long long)n->opset, n->n_inputs,
-                              op->min_inputs, op->max_inputs);
+                              n->label, n->op_type, (long long)n->opset, n_in, op->min_inputs,
+                              op->max_inputs);
     }
     for (int i = 0; i < op->min_inputs; i++)
         if (n->inputs[i] < 0)
             return inferd_err_set(err, INFERD_E_INVALID_ARG, "node '%s' (%s): input %d is required",
                                   n->label, n->op_type, i);
-    if (n->n_outputs < 1 || n->n_outputs > op->n_outputs || n->outputs[0] < 0)
+    /* Optional outputs may be omitted with an empty name, output 0 included (RNN's Y
+     * when only Y_h is wanted); at least one must be present. */
+    int present = 0;
+    for (int j = 0; j < n->n_outputs; j++)
+        present += n->outputs[j] >= 0;
+    if (n->n_outputs > op->n_outputs)
         return inferd_err_set(err, INFERD_E_INVALID_ARG,
-                              "node '%s' (%s) has %d outputs, the operator produces %d", n->label,
-                              n->op_type, n->n_outputs, op->n_outputs);
+                              "node '%s' (%s) has %d outputs, the operator produces at most %d",
+                              n->label, n->op_type, n->n_outputs, op->n_outputs);
+    if (present == 0)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "node '%s' (%s) has no outputs", n->label,
+                              n->op_type);
     return INFERD_OK;
 }
 
@@ -210,7 +219,7 @@ static inferd_status_t init_node(inferd_onnx_graph_t *g, inferd_onnx_node_t *n, 
         in_types[i] = v >= 0 ? g->values[v].dtype : INFERD_DTYPE_INVALID;
         in_consts[i] = v >= 0 ? g->values[v].constant : NULL;
     }
-    inferd_onnx_init_t ic = {n, in_types, in_consts, out_types, out_consts};
+    inferd_onnx_init_t ic = {n, in_types, in_consts, out_types, out_consts, g};
     inferd_status_t rc = n->op->init(&ic, err);
     if (rc != INFERD_OK) {
         inferd_err_prefix(err, "node '%s' (%s, opset %lld)", n->label, n->op_type,
@@ -252,7 +261,7 @@ static inferd_status_t init_node(inferd_onnx_graph_t *g, inferd_onnx_node_t *n, 
                 out_consts[j] = NULL;
             }
         }
-    } else if (!n->alias && !n->compute) {
+    } else if (!n->alias && !n->compute && !n->run) {
         rc = inferd_err_set(err, INFERD_E_INTERNAL, "node '%s' (%s) has no kernel", n->label,
                             n->op_type);
     }
@@ -320,8 +329,12 @@ void inferd_onnx_graph_destroy(inferd_onnx_graph_t *g)
         inferd_free(n->inputs);
         inferd_free(n->outputs);
         free_attrs(n);
-        inferd_free(n->op_data);
+        if (n->free_op_data)
+            n->free_op_data(n->op_data);
+        else
+            inferd_free(n->op_data);
     }
+    inferd_free(g->captures);
     inferd_free(g->nodes);
     inferd_free(g->inputs);
     inferd_free(g->outputs);

@@ -28,6 +28,7 @@
 typedef struct inferd_onnx_shape {
     int ndim;
     int64_t dims[INFERD_MAX_DIMS];
+    size_t nbytes; /* BYTES outputs only: the serialized size reshape computed */
 } inferd_onnx_shape_t;
 
 typedef enum {
@@ -39,6 +40,7 @@ typedef enum {
     INFERD_ONNX_ATTR_FLOATS,
     INFERD_ONNX_ATTR_INTS,
     INFERD_ONNX_ATTR_STRINGS,
+    INFERD_ONNX_ATTR_GRAPH, /* a subgraph (If, Loop, Scan bodies) */
 } inferd_onnx_attr_type_t;
 
 /* One node attribute copied out of the protobuf. Lives only until the node's op has
@@ -46,16 +48,17 @@ typedef enum {
 typedef struct inferd_onnx_attr {
     char *name;
     inferd_onnx_attr_type_t type;
-    float f;             /* FLOAT */
-    int64_t i;           /* INT */
-    char *s;             /* STRING: NUL-terminated copy (may contain NULs; see s_len) */
-    size_t s_len;        /* STRING: length without the terminator */
-    size_t n;            /* FLOATS / INTS / STRINGS: element count */
-    float *floats;       /* FLOATS */
-    int64_t *ints;       /* INTS */
-    char **strings;      /* STRINGS: NUL-terminated copies */
-    size_t *string_lens; /* STRINGS: lengths */
-    inferd_tensor_t *t;  /* TENSOR: owned reference, INFERD_OWNER_MODEL */
+    float f;                     /* FLOAT */
+    int64_t i;                   /* INT */
+    char *s;                     /* STRING: NUL-terminated copy (may contain NULs; see s_len) */
+    size_t s_len;                /* STRING: length without the terminator */
+    size_t n;                    /* FLOATS / INTS / STRINGS: element count */
+    float *floats;               /* FLOATS */
+    int64_t *ints;               /* INTS */
+    char **strings;              /* STRINGS: NUL-terminated copies */
+    size_t *string_lens;         /* STRINGS: lengths */
+    inferd_tensor_t *t;          /* TENSOR: owned reference, INFERD_OWNER_MODEL */
+    struct inferd_onnx_graph *g; /* GRAPH: owned until an op's init takes it (sets NULL) */
 } inferd_onnx_attr_t;
 
 /* A named tensor in the graph. */
@@ -88,6 +91,13 @@ typedef inferd_status_t (*inferd_onnx_compute_fn)(const inferd_onnx_node_t *node
                                                   inferd_tensor_t *const *in,
                                                   inferd_tensor_t *const *out, inferd_err_t *err);
 
+/* Runs a node whose output shapes are only known by running it (control flow): fills
+ * out[j] with a new reference for every output, taking the place of reshape, output
+ * allocation and compute. ctx may be NULL. */
+typedef inferd_status_t (*inferd_onnx_run_fn)(const inferd_onnx_node_t *node, inferd_ctx_t *ctx,
+                                              inferd_tensor_t *const *in, inferd_tensor_t **out,
+                                              inferd_err_t *err);
+
 struct inferd_onnx_node {
     char *name; /* as in the model; may be empty */
     char *op_type;
@@ -105,6 +115,9 @@ struct inferd_onnx_node {
     inferd_onnx_compute_fn compute; /* kernel bound to the node's dtypes at load */
     bool alias;                     /* output 0 is a view of input 0 with a new shape */
     bool folded;                    /* every output was computed at load: not scheduled */
+    int n_implicit;         /* trailing inputs that are outer values its subgraphs capture */
+    inferd_onnx_run_fn run; /* (optional) produces the outputs itself */
+    void (*free_op_data)(void *data); /* (optional) frees op_data instead of inferd_free */
 };
 
 typedef struct inferd_onnx_opset {
@@ -127,6 +140,10 @@ typedef struct inferd_onnx_graph {
     inferd_onnx_opset_t *opsets;
     int max_node_inputs; /* input slots per node, padded to the op's arity */
     int max_node_outputs;
+    /* Subgraphs only: inputs[n_inputs - n_captures ..] are values of enclosing graphs the
+     * body reads; captures[k] is the enclosing graph's value index for the k-th. */
+    int n_captures;
+    int *captures;
 } inferd_onnx_graph_t;
 
 /* Loads the ONNX model file at path into a new graph (*out, caller owns, free with

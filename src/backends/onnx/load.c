@@ -397,13 +397,18 @@ inferd_status_t inferd_onnx_tensor_decode(const uint8_t *buf, size_t len, inferd
 /* ------------------------------------------------------------------------------------ */
 /* Building the graph                                                                   */
 
-typedef struct builder {
+typedef struct builder builder_t;
+struct builder {
     inferd_onnx_graph_t *g;
     const char *dir;
     size_t values_cap;
     int *slots; /* open-addressing name -> value index + 1 (0 = empty) */
     size_t n_slots;
-} builder_t;
+    builder_t *parent;  /* the enclosing graph's builder, for a subgraph */
+    int (*captures)[2]; /* captured outer values: {this graph's index, the enclosing one's} */
+    int n_captures;
+    size_t captures_cap;
+};
 
 static uint64_t name_hash(const char *s)
 {
@@ -443,6 +448,26 @@ static int value_add(builder_t *b, const char *name)
     while (b->slots[i])
         i = (i + 1) & mask;
     b->slots[i] = idx + 1;
+    return idx;
+}
+
+/* Finds name in this graph or, for a subgraph, in an enclosing graph: an outer value
+ * becomes a local value the subgraph captures (and, recursively, so it does in every
+ * graph in between). -1 when no graph defines it. */
+static int value_lookup(builder_t *b, const char *name)
+{
+    int idx = value_find(b, name);
+    if (idx >= 0 || !b->parent)
+        return idx;
+    int outer = value_lookup(b->parent, name);
+    if (outer < 0)
+        return -1;
+    idx = value_add(b, name);
+    b->captures = inferd_xgrow(b->captures, sizeof(*b->captures), (size_t)b->n_captures + 1,
+                               &b->captures_cap);
+    b->captures[b->n_captures][0] = idx;
+    b->captures[b->n_captures][1] = outer;
+    b->n_captures++;
     return idx;
 }
 
@@ -608,7 +633,8 @@ static inferd_status_t add_inputs(builder_t *b, const Onnx__GraphProto *gp, infe
         inferd_onnx_value_t *v = &g->values[idx];
         if (parse_value_info(gp->input[i], v, "input", err) != INFERD_OK)
             return err ? err->code : INFERD_E_INVALID_ARG;
-        if (v->declared_dtype == INFERD_DTYPE_INVALID)
+        /* A body's inputs may leave their type to the node that runs it. */
+        if (v->declared_dtype == INFERD_DTYPE_INVALID && !b->parent)
             return inferd_err_set(err, INFERD_E_INVALID_ARG, "input '%s' declares no element type",
                                   name);
         v->dtype = v->declared_dtype;
@@ -616,6 +642,26 @@ static inferd_status_t add_inputs(builder_t *b, const Onnx__GraphProto *gp, infe
         g->inputs[g->n_inputs++] = idx;
     }
     return INFERD_OK;
+}
+
+static inferd_status_t build_subgraph(builder_t *parent, const Onnx__GraphProto *gp,
+                                      inferd_onnx_graph_t **out, inferd_err_t *err);
+
+/* Appends the outer values subgraph sub captures to node n's inputs (once each), so the
+ * executor orders n after their producers and hands them to n at run time. */
+static void add_implicit_inputs(inferd_onnx_node_t *n, const inferd_onnx_graph_t *sub)
+{
+    for (int k = 0; k < sub->n_captures; k++) {
+        int v = sub->captures[k];
+        bool have = false;
+        for (int j = n->n_inputs - n->n_implicit; j < n->n_inputs && !have; j++)
+            have = n->inputs[j] == v;
+        if (have)
+            continue;
+        n->inputs = inferd_xrealloc(n->inputs, ((size_t)n->n_inputs + 1) * sizeof(int));
+        n->inputs[n->n_inputs++] = v;
+        n->n_implicit++;
+    }
 }
 
 static inferd_status_t add_nodes(builder_t *b, const Onnx__GraphProto *gp, inferd_err_t *err)
@@ -658,7 +704,7 @@ static inferd_status_t add_nodes(builder_t *b, const Onnx__GraphProto *gp, infer
         n->inputs = inferd_xcalloc(np->n_input, sizeof(int));
         for (size_t j = 0; j < np->n_input; j++) {
             const char *name = str_or_empty(np->input[j]);
-            n->inputs[j] = *name ? value_find(b, name) : -1;
+            n->inputs[j] = *name ? value_lookup(b, name) : -1;
             if (*name && n->inputs[j] < 0)
                 return inferd_err_set(err, INFERD_E_INVALID_ARG,
                                       "node '%s' (%s) reads '%s', which no input, initializer "
@@ -668,7 +714,16 @@ static inferd_status_t add_nodes(builder_t *b, const Onnx__GraphProto *gp, infer
         n->n_attrs = (int)np->n_attribute;
         n->attrs = inferd_xcalloc(np->n_attribute, sizeof(*n->attrs));
         for (size_t j = 0; j < np->n_attribute; j++) {
-            if (convert_attr(np->attribute[j], &n->attrs[j], b->dir, err) != INFERD_OK) {
+            const Onnx__AttributeProto *ap = np->attribute[j];
+            inferd_status_t rc = convert_attr(ap, &n->attrs[j], b->dir, err);
+            if (rc == INFERD_OK && ap->g &&
+                (!ap->has_type || ap->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH)) {
+                n->attrs[j].type = INFERD_ONNX_ATTR_GRAPH;
+                rc = build_subgraph(b, ap->g, &n->attrs[j].g, err);
+                if (rc == INFERD_OK)
+                    add_implicit_inputs(n, n->attrs[j].g);
+            }
+            if (rc != INFERD_OK) {
                 inferd_err_prefix(err, "node '%s' (%s)", n->label, n->op_type);
                 return err ? err->code : INFERD_E_INVALID_ARG;
             }
@@ -685,7 +740,7 @@ static inferd_status_t add_outputs(builder_t *b, const Onnx__GraphProto *gp, inf
     g->outputs = inferd_xcalloc(gp->n_output, sizeof(int));
     for (size_t i = 0; i < gp->n_output; i++) {
         const char *name = str_or_empty(gp->output[i]->name);
-        int idx = *name ? value_find(b, name) : -1;
+        int idx = *name ? value_lookup(b, name) : -1;
         if (idx < 0)
             return inferd_err_set(err, INFERD_E_INVALID_ARG,
                                   "graph output '%s' is not produced by any node, input or "
@@ -731,6 +786,8 @@ static size_t pow2_at_least(size_t n)
     return p;
 }
 
+static inferd_status_t build_graph(builder_t *b, const Onnx__GraphProto *gp, inferd_err_t *err);
+
 static inferd_status_t build(inferd_onnx_graph_t *g, const Onnx__ModelProto *mp, const char *dir,
                              inferd_err_t *err)
 {
@@ -741,20 +798,70 @@ static inferd_status_t build(inferd_onnx_graph_t *g, const Onnx__ModelProto *mp,
     add_opsets(g, mp);
 
     builder_t b = {.g = g, .dir = dir};
-    size_t names = gp->n_initializer + gp->n_input;
-    for (size_t i = 0; i < gp->n_node; i++)
-        names += gp->node[i]->n_output;
-    b.n_slots = pow2_at_least(names * 2);
-    b.slots = inferd_xcalloc(b.n_slots, sizeof(int));
-    inferd_status_t rc = add_initializers(&b, gp, err);
-    if (rc == INFERD_OK)
-        rc = add_inputs(&b, gp, err);
-    if (rc == INFERD_OK)
-        rc = add_nodes(&b, gp, err);
-    if (rc == INFERD_OK)
-        rc = add_outputs(&b, gp, err);
+    inferd_status_t rc = build_graph(&b, gp, err);
     inferd_free(b.slots);
     return rc;
+}
+
+/* Fills b->g from gp: values, inputs, nodes, outputs. */
+static inferd_status_t build_graph(builder_t *b, const Onnx__GraphProto *gp, inferd_err_t *err)
+{
+    /* Room for every name the graph can define or (as a subgraph) capture. */
+    size_t names = gp->n_initializer + gp->n_input + gp->n_output;
+    for (size_t i = 0; i < gp->n_node; i++)
+        names += gp->node[i]->n_output + gp->node[i]->n_input;
+    b->n_slots = pow2_at_least(names * 2);
+    b->slots = inferd_xcalloc(b->n_slots, sizeof(int));
+    inferd_status_t rc = add_initializers(b, gp, err);
+    if (rc == INFERD_OK)
+        rc = add_inputs(b, gp, err);
+    if (rc == INFERD_OK)
+        rc = add_nodes(b, gp, err);
+    if (rc == INFERD_OK)
+        rc = add_outputs(b, gp, err);
+    return rc;
+}
+
+/* Builds the body of a control-flow node. Names the body does not define resolve in the
+ * enclosing graphs and become captures: extra inputs after the body's own, which the
+ * node passes in at run time. The body is finalized later, by the node's init, once the
+ * dtypes of everything it captures are known. */
+static inferd_status_t build_subgraph(builder_t *parent, const Onnx__GraphProto *gp,
+                                      inferd_onnx_graph_t **out, inferd_err_t *err)
+{
+    inferd_onnx_graph_t *pg = parent->g;
+    inferd_onnx_graph_t *g = inferd_xcalloc(1, sizeof(*g));
+    g->path = inferd_xstrdup(pg->path ? pg->path : "");
+    g->ir_version = pg->ir_version;
+    g->opsets = inferd_xcalloc((size_t)pg->n_opsets + 1, sizeof(*g->opsets));
+    for (int i = 0; i < pg->n_opsets; i++) {
+        g->opsets[i].domain = inferd_xstrdup(pg->opsets[i].domain);
+        g->opsets[i].version = pg->opsets[i].version;
+    }
+    g->n_opsets = pg->n_opsets;
+    builder_t b = {.g = g, .dir = parent->dir, .parent = parent};
+    inferd_status_t rc = build_graph(&b, gp, err);
+    if (rc == INFERD_OK && b.n_captures) {
+        g->inputs =
+            inferd_xrealloc(g->inputs, ((size_t)g->n_inputs + (size_t)b.n_captures) * sizeof(int));
+        g->captures = inferd_xcalloc((size_t)b.n_captures, sizeof(int));
+        for (int k = 0; k < b.n_captures; k++) {
+            int v = b.captures[k][0];
+            g->values[v].input_index = g->n_inputs;
+            g->inputs[g->n_inputs++] = v;
+            g->captures[k] = b.captures[k][1];
+        }
+        g->n_captures = b.n_captures;
+    }
+    inferd_free(b.slots);
+    inferd_free(b.captures);
+    if (rc != INFERD_OK) {
+        inferd_err_prefix(err, "subgraph '%s'", gp->name ? gp->name : "");
+        inferd_onnx_graph_destroy(g);
+        return rc;
+    }
+    *out = g;
+    return INFERD_OK;
 }
 
 static char *dir_of(const char *path)

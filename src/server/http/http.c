@@ -22,6 +22,7 @@
 #include "inferd/context.h"
 #include "obs/log.h"
 #include "server/http/http_int.h"
+#include "server/http/shm.h"
 
 /* A suspended connection's socket, watched for the client going away. */
 typedef struct http_watch {
@@ -43,6 +44,7 @@ struct inferd_http {
     int watch_wake;             /* eventfd that wakes the watcher to stop */
     pthread_mutex_t watch_lock; /* guards watch entries and the graveyard */
     http_watch_t *graveyard;    /* unregistered entries, freed by the watcher */
+    inferd_shm_t *shm;          /* shared-memory regions registered through this front end */
     atomic_bool watch_stop;
     inferd_thread_t *watcher;
 };
@@ -89,6 +91,17 @@ void inferd_http_respond_error(inferd_http_exchange_t *ex, inferd_status_t code,
         ex->retry_after_secs = 1;
 }
 
+void inferd_http_respond_binary(inferd_http_exchange_t *ex, int status, inferd_buf_t *buf,
+                                size_t header_len)
+{
+    inferd_http_respond_json(ex, status, buf);
+    if (ex->status != status)
+        return; /* the buffer failed: respond_json answered with an error */
+    ex->content_type = "application/octet-stream";
+    ex->has_infer_header_len = true;
+    ex->infer_header_len = header_len;
+}
+
 void inferd_http_respond_text(inferd_http_exchange_t *ex, int status, const char *content_type,
                               const char *text)
 {
@@ -113,6 +126,11 @@ static enum MHD_Result queue_response(inferd_http_exchange_t *ex)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ex->content_type);
     if (ex->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, ex->allow);
+    if (ex->has_infer_header_len) {
+        char v[24];
+        snprintf(v, sizeof(v), "%zu", ex->infer_header_len);
+        MHD_add_response_header(resp, "Inference-Header-Content-Length", v);
+    }
     if (ex->retry_after_secs > 0) {
         char v[16];
         snprintf(v, sizeof(v), "%d", ex->retry_after_secs);
@@ -245,6 +263,31 @@ bool inferd_http_peer_is_loopback(inferd_http_exchange_t *ex)
     return false;
 }
 
+static void body_release(void *base, void *data)
+{
+    (void)data;
+    inferd_free(base);
+}
+
+inferd_tensor_t *inferd_http_take_body(inferd_http_exchange_t *ex, inferd_err_t *err)
+{
+    size_t len;
+    char *base = inferd_buf_steal(&ex->body, &len);
+    size_t off = ex->body_off <= len ? ex->body_off : len;
+    int64_t dims[1] = {(int64_t)(len - off)};
+    inferd_tensor_t *t = inferd_tensor_wrap(INFERD_DTYPE_UINT8, dims, 1, base + off, len - off,
+                                            body_release, base, INFERD_OWNER_REQUEST, err);
+    if (!t)
+        inferd_free(base);
+    ex->body_off = 0;
+    return t;
+}
+
+struct inferd_shm *inferd_http_shm(inferd_http_exchange_t *ex)
+{
+    return ex->http->shm;
+}
+
 const char *inferd_http_header(inferd_http_exchange_t *ex, const char *name)
 {
     return MHD_lookup_connection_value(ex->conn, MHD_HEADER_KIND, name);
@@ -252,6 +295,32 @@ const char *inferd_http_header(inferd_http_exchange_t *ex, const char *name)
 
 /* ------------------------------------------------------------------------------------ */
 /* Exchanges                                                                            */
+
+/* Binary tensor data is used in place as typed tensor views into the body, so the body of an
+ * infer request with Inference-Header-Content-Length h is stored after body_off padding
+ * bytes that put byte h at a multiple of BODY_ALIGN from the allocation (which malloc aligns
+ * to 16). Blobs whose sizes are multiples of their element sizes then all start aligned. */
+#define BODY_ALIGN 16
+
+static void body_plan_padding(inferd_http_exchange_t *ex)
+{
+    if (ex->route_status != INFERD_OK || ex->route.kind != INFERD_ROUTE_MODEL_INFER)
+        return;
+    const char *ih =
+        MHD_lookup_connection_value(ex->conn, MHD_HEADER_KIND, "Inference-Header-Content-Length");
+    if (!ih)
+        return;
+    char *end;
+    unsigned long long h = strtoull(ih, &end, 10);
+    if (end == ih || *end != '\0')
+        return; /* the handler reports it */
+    size_t pad = (BODY_ALIGN - (size_t)(h % BODY_ALIGN)) % BODY_ALIGN;
+    if (pad) {
+        static const char zeros[BODY_ALIGN];
+        inferd_buf_append(&ex->body, zeros, pad);
+        ex->body_off = pad;
+    }
+}
 
 static inferd_http_exchange_t *exchange_create(inferd_http_t *h, struct MHD_Connection *conn,
                                                const char *url, const char *method)
@@ -267,7 +336,9 @@ static inferd_http_exchange_t *exchange_create(inferd_http_t *h, struct MHD_Conn
     ex->method = strcmp(method, "GET") == 0    ? INFERD_HTTP_GET
                  : strcmp(method, "POST") == 0 ? INFERD_HTTP_POST
                                                : INFERD_HTTP_OTHER;
-    inferd_buf_init(&ex->body, (size_t)h->srv->opt.http_max_input_size);
+    /* Room for the alignment padding on top of the limit; the limit itself is checked on
+     * the body without it (see on_request). */
+    inferd_buf_init(&ex->body, (size_t)h->srv->opt.http_max_input_size + BODY_ALIGN);
     pthread_mutex_lock(&h->lock);
     ex->next = h->active;
     if (h->active)
@@ -357,14 +428,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return queue_response(ex);
             }
             if (*end == '\0' && n > 0)
-                inferd_buf_reserve(&ex->body, (size_t)n);
+                inferd_buf_reserve(&ex->body, (size_t)n + BODY_ALIGN);
         }
+        body_plan_padding(ex);
         return MHD_YES;
     }
     if (*upload_data_size) {
         if (!ex->body_too_large) {
             inferd_buf_append(&ex->body, upload_data, *upload_data_size);
-            if (ex->body.failed) {
+            if (ex->body.failed ||
+                ex->body.len - ex->body_off > (size_t)h->srv->opt.http_max_input_size) {
                 ex->body_too_large = true;
                 inferd_buf_deinit(&ex->body);
             }
@@ -447,6 +520,7 @@ inferd_status_t inferd_http_start(inferd_server_t *srv, const char *address, int
     h->srv = srv;
     h->metrics_only = metrics_only;
     h->watch_epfd = h->watch_wake = -1;
+    h->shm = inferd_shm_create();
     pthread_mutex_init(&h->lock, NULL);
     pthread_mutex_init(&h->watch_lock, NULL);
     h->daemon = MHD_start_daemon(
@@ -460,6 +534,7 @@ inferd_status_t inferd_http_start(inferd_server_t *srv, const char *address, int
     if (!h->daemon) {
         pthread_mutex_destroy(&h->watch_lock);
         pthread_mutex_destroy(&h->lock);
+        inferd_shm_destroy(h->shm);
         inferd_free(h);
         return inferd_err_set(err, INFERD_E_UNAVAILABLE, "cannot listen on %s:%d", address, port);
     }
@@ -523,5 +598,7 @@ void inferd_http_stop(inferd_http_t *h)
         close(h->watch_epfd);
     pthread_mutex_destroy(&h->watch_lock);
     pthread_mutex_destroy(&h->lock);
+    /* After the daemon: no exchange can use a region now (views of finished ones are gone). */
+    inferd_shm_destroy(h->shm);
     inferd_free(h);
 }

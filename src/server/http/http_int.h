@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "inferd/tensor.h"
 #include "server/http/router.h"
 #include "server/server.h"
 
@@ -29,6 +30,7 @@ struct inferd_http_exchange {
     int64_t t_start_ns;
 
     inferd_buf_t body;                 /* request body, bounded by http_max_input_size */
+    size_t body_off;                   /* padding before the body in body.data (see http.c) */
     bool body_too_large;
     bool handled;                      /* the handler ran (the body is complete) */
 
@@ -38,6 +40,8 @@ struct inferd_http_exchange {
     char *resp_body;                   /* inferd_malloc'd, handed to MHD */
     size_t resp_len;
     const char *content_type;
+    bool has_infer_header_len;         /* binary response: Inference-Header-Content-Length */
+    size_t infer_header_len;
     const char *allow;                 /* Allow header for 405 */
     int retry_after_secs;              /* > 0: Retry-After header (429) */
     char error[INFERD_ERR_MSG_MAX];    /* for the access log */
@@ -63,6 +67,12 @@ void inferd_http_respond_json(inferd_http_exchange_t *ex, int status, inferd_buf
 /* Sets an error response {"error": msg} with the HTTP status of code. */
 void inferd_http_respond_error(inferd_http_exchange_t *ex, inferd_status_t code, const char *msg);
 
+/* Sets a binary-data response (binary tensor data extension) taken over from buf: its first
+ * header_len bytes are the JSON header, the rest the output blobs. Sends
+ * Inference-Header-Content-Length and Content-Type application/octet-stream. */
+void inferd_http_respond_binary(inferd_http_exchange_t *ex, int status, inferd_buf_t *buf,
+                                size_t header_len);
+
 /* Sets a plain-text response (copied). */
 void inferd_http_respond_text(inferd_http_exchange_t *ex, int status, const char *content_type,
                               const char *text);
@@ -78,8 +88,24 @@ void inferd_http_resume(inferd_http_exchange_t *ex);
 /* True if the peer of the exchange is on a loopback address. */
 bool inferd_http_peer_is_loopback(inferd_http_exchange_t *ex);
 
+/* Takes the request body over as a UINT8 tensor of its bytes (owner: request), so tensor
+ * views into it keep it alive after the exchange ends; the exchange's body is empty
+ * afterwards. An infer request that carries Inference-Header-Content-Length h has its body
+ * placed so that byte h (the start of the binary section) is 16-byte aligned. Thread: I/O.
+ * Returns NULL and sets err only when out of memory. */
+inferd_tensor_t *inferd_http_take_body(inferd_http_exchange_t *ex, inferd_err_t *err);
+
+/* The shared-memory region registry of the exchange's front end. Thread: any. */
+struct inferd_shm *inferd_http_shm(inferd_http_exchange_t *ex);
+
+/* v2_shm.c: the system shared-memory endpoints (status, register, unregister). */
+void inferd_v2_handle_shm(inferd_http_exchange_t *ex);
+
 /* Looks up a request header (case-insensitive); NULL if absent. */
 const char *inferd_http_header(inferd_http_exchange_t *ex, const char *name);
+
+/* v2_repository.c: POST /v2/repository/models/{m}/load and /unload. */
+void inferd_v2_handle_repository_control(inferd_http_exchange_t *ex);
 
 /* v2_rest.c: handles a complete request. Either sets a response, or suspends the exchange
  * and starts asynchronous work that ends with inferd_http_resume. */

@@ -115,6 +115,58 @@ static inferd_status_t match_model(inferd_http_method_t method, cursor_t *c, inf
         return found(r, INFERD_ROUTE_MODEL_CONFIG, INFERD_HTTP_GET, method, err);
     if (seg_is(seg, len, "infer"))
         return found(r, INFERD_ROUTE_MODEL_INFER, INFERD_HTTP_POST, method, err);
+    if (seg_is(seg, len, "stats"))
+        return found(r, INFERD_ROUTE_MODEL_STATS, INFERD_HTTP_GET, method, err);
+    return not_found(err);
+}
+
+/* /v2/systemsharedmemory[/region/{name}]/{status|register|unregister}; the region name goes
+ * in r->model. register needs a name. */
+static inferd_status_t match_shm(inferd_http_method_t method, cursor_t *c, inferd_route_t *r,
+                                 inferd_err_t *err)
+{
+    const char *seg;
+    size_t len;
+    if (!next_segment(c, &seg, &len))
+        return not_found(err);
+    bool named = seg_is(seg, len, "region");
+    if (named) {
+        if (!next_segment(c, &seg, &len))
+            return not_found(err);
+        inferd_status_t st = decode_name(seg, len, r->model, err);
+        if (st != INFERD_OK)
+            return st;
+        if (!next_segment(c, &seg, &len))
+            return not_found(err);
+    }
+    if (c->p)
+        return not_found(err);
+    if (seg_is(seg, len, "status"))
+        return found(r, INFERD_ROUTE_SHM_STATUS, INFERD_HTTP_GET, method, err);
+    if (seg_is(seg, len, "unregister"))
+        return found(r, INFERD_ROUTE_SHM_UNREGISTER, INFERD_HTTP_POST, method, err);
+    if (named && seg_is(seg, len, "register"))
+        return found(r, INFERD_ROUTE_SHM_REGISTER, INFERD_HTTP_POST, method, err);
+    return not_found(err);
+}
+
+/* /v2/repository/models/{name}/load|unload */
+static inferd_status_t match_repository_model(inferd_http_method_t method, cursor_t *c,
+                                              inferd_route_t *r, inferd_err_t *err)
+{
+    const char *seg;
+    size_t len;
+    if (!next_segment(c, &seg, &len))
+        return not_found(err);
+    inferd_status_t st = decode_name(seg, len, r->model, err);
+    if (st != INFERD_OK)
+        return st;
+    if (!next_segment(c, &seg, &len) || c->p)
+        return not_found(err);
+    if (seg_is(seg, len, "load"))
+        return found(r, INFERD_ROUTE_REPOSITORY_LOAD, INFERD_HTTP_POST, method, err);
+    if (seg_is(seg, len, "unload"))
+        return found(r, INFERD_ROUTE_REPOSITORY_UNLOAD, INFERD_HTTP_POST, method, err);
     return not_found(err);
 }
 
@@ -139,6 +191,22 @@ inferd_status_t inferd_route_match(inferd_http_method_t method, const char *path
         return found(r, INFERD_ROUTE_DEBUG_THREADS, INFERD_HTTP_GET, method, err);
     if (strcmp(path, "/debug/tensors") == 0)
         return found(r, INFERD_ROUTE_DEBUG_TENSORS, INFERD_HTTP_GET, method, err);
+    if (strcmp(path, "/debug/requests") == 0)
+        return found(r, INFERD_ROUTE_DEBUG_REQUESTS, INFERD_HTTP_GET, method, err);
+    if (strcmp(path, "/v2/logging") == 0)
+        return found(r, INFERD_ROUTE_LOGGING, INFERD_HTTP_GET | INFERD_HTTP_POST, method, err);
+    /* As in Triton, this path means the statistics of every model, never the metadata of a
+     * model named "stats". */
+    if (strcmp(path, "/v2/models/stats") == 0)
+        return found(r, INFERD_ROUTE_MODEL_STATS, INFERD_HTTP_GET, method, err);
+    if (strncmp(path, "/v2/repository/models/", 22) == 0) {
+        cursor_t c = {path + 22};
+        return match_repository_model(method, &c, r, err);
+    }
+    if (strncmp(path, "/v2/systemsharedmemory/", 23) == 0) {
+        cursor_t c = {path + 23};
+        return match_shm(method, &c, r, err);
+    }
     if (strncmp(path, "/v2/models/", 11) == 0) {
         cursor_t c = {path + 11};
         return match_model(method, &c, r, err);

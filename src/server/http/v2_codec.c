@@ -10,9 +10,13 @@
 #include "server/http/v2_codec.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/alloc.h"
 
 /* Used when the caller passes no limits. */
 static const inferd_v2_limits_t default_limits = {
@@ -936,4 +940,369 @@ void inferd_v2_tensor_to_json(const inferd_tensor_t *t, inferd_buf_t *out)
     case INFERD_DTYPE_COUNT_: out->failed = true; break;
     }
     inferd_buf_append_char(out, ']');
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Binary tensor data                                                                   */
+
+inferd_status_t inferd_v2_parse_header_length(const char *value, size_t body_len, size_t *out,
+                                              inferd_err_t *err)
+{
+    const char *p = value;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    bool neg = *p == '-';
+    if (neg || *p == '+')
+        p++;
+    uint64_t v = 0;
+    bool overflow = false;
+    const char *digits = p;
+    while (*p >= '0' && *p <= '9') {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            overflow = true;
+        else
+            v = v * 10 + d;
+        p++;
+    }
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (p == digits || *p != '\0' || (p - digits) == 0)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "Inference-Header-Content-Length '%.40s' is not an integer", value);
+    if (neg && v != 0)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "Inference-Header-Content-Length %.40s is negative", value);
+    if (overflow || v > body_len)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "Inference-Header-Content-Length %.40s is greater than the request "
+                              "body (%zu bytes)",
+                              value, body_len);
+    *out = (size_t)v;
+    return INFERD_OK;
+}
+
+inferd_status_t inferd_v2_layout_binary(inferd_v2_request_t *req, size_t binary_len,
+                                        inferd_err_t *err)
+{
+    size_t off = 0;
+    for (size_t i = 0; i < req->n_inputs; i++) {
+        inferd_v2_input_t *in = &req->inputs[i];
+        if (!in->has_binary_data_size)
+            continue;
+        if (in->binary_data_size > binary_len - off)
+            return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                                  "input '%s': binary_data_size %" PRIu64
+                                  " runs past the end of the request body (%zu bytes of binary "
+                                  "data left)",
+                                  in->name, in->binary_data_size, binary_len - off);
+        in->binary_offset = off;
+        off += (size_t)in->binary_data_size;
+    }
+    if (off != binary_len)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "unexpected additional input data: %zu bytes after the last "
+                              "binary input (binary_data_size values add up to %zu of %zu)",
+                              binary_len - off, off, binary_len);
+    return INFERD_OK;
+}
+
+/* Checks a BYTES blob element by element, so the message says where it goes wrong. */
+static inferd_status_t check_bytes_blob(const char *name, const unsigned char *p, size_t size,
+                                        uint64_t numel, inferd_err_t *err)
+{
+    size_t off = 0;
+    for (uint64_t i = 0; i < numel; i++) {
+        if (size - off < 4)
+            return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                                  "input '%s': BYTES element %" PRIu64
+                                  ": its 4-byte length runs past the end of the %zu-byte blob "
+                                  "(shape has %" PRIu64 " elements)",
+                                  name, i, size, numel);
+        uint32_t len = (uint32_t)p[off] | (uint32_t)p[off + 1] << 8 | (uint32_t)p[off + 2] << 16 |
+                       (uint32_t)p[off + 3] << 24;
+        off += 4;
+        if (len > size - off)
+            return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                                  "input '%s': BYTES element %" PRIu64 ": length %" PRIu32
+                                  " runs past the end of the %zu-byte blob",
+                                  name, i, len, size);
+        off += len;
+    }
+    if (off != size)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "input '%s': %zu bytes left in the %zu-byte blob after its %" PRIu64
+                              " BYTES elements",
+                              name, size - off, size, numel);
+    return INFERD_OK;
+}
+
+inferd_status_t inferd_v2_binary_to_tensor(const char *input_name, inferd_dtype_t dtype,
+                                           const int64_t *shape, int ndim, uint64_t max_elements,
+                                           inferd_tensor_t *body, size_t offset, size_t size,
+                                           inferd_tensor_t **out, size_t *copied, inferd_err_t *err)
+{
+    *out = NULL;
+    *copied = 0;
+    if (dtype <= INFERD_DTYPE_INVALID || dtype >= INFERD_DTYPE_COUNT_)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "input '%s': invalid datatype %d",
+                              input_name, (int)dtype);
+    uint64_t numel;
+    if (inferd_shape_numel(shape, ndim, max_elements, &numel, err) != INFERD_OK) {
+        inferd_err_prefix(err, "input '%s'", input_name);
+        return err ? err->code : INFERD_E_INVALID_ARG;
+    }
+    if (offset > body->nbytes || size > body->nbytes - offset)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "input '%s': binary data runs past the end of the request body",
+                              input_name);
+    const unsigned char *src = body->data ? (const unsigned char *)body->data + offset : NULL;
+    size_t es = inferd_dtype_size(dtype);
+    if (dtype == INFERD_DTYPE_BYTES) {
+        inferd_status_t st = check_bytes_blob(input_name, src, size, numel, err);
+        if (st != INFERD_OK)
+            return st;
+    } else if (numel > SIZE_MAX / es || numel * es != size) {
+        char sbuf[256];
+        format_shape(shape, ndim, sbuf, sizeof(sbuf));
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "input '%s': %zu bytes of tensor data, but shape %s of %s needs "
+                              "%" PRIu64 " x %zu = %" PRIu64 " bytes",
+                              input_name, size, sbuf, inferd_dtype_name(dtype), numel, es,
+                              numel * es);
+    }
+    /* The body buffer is laid out so the binary section starts 16-byte aligned; a blob after
+     * one of an odd size may still be misaligned for its elements, and kernels read elements
+     * through typed pointers, so only then is it copied. */
+    if (dtype != INFERD_DTYPE_BYTES && size && ((uintptr_t)src % es) != 0) {
+        inferd_tensor_t *t = inferd_tensor_create(dtype, shape, ndim, 0, INFERD_OWNER_REQUEST, err);
+        if (!t) {
+            inferd_err_prefix(err, "input '%s'", input_name);
+            return err ? err->code : INFERD_E_RESOURCE_EXHAUSTED;
+        }
+        memcpy(t->data, src, size);
+        *copied = size;
+        *out = t;
+        return INFERD_OK;
+    }
+    inferd_tensor_t *v = inferd_tensor_view(body, offset, dtype, shape, ndim, size, err);
+    if (!v) {
+        inferd_err_prefix(err, "input '%s'", input_name);
+        return err ? err->code : INFERD_E_INVALID_ARG;
+    }
+    *out = v;
+    return INFERD_OK;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Classification                                                                       */
+
+bool inferd_v2_classification_supported(inferd_dtype_t dt)
+{
+    switch (dt) {
+    case INFERD_DTYPE_UINT8:
+    case INFERD_DTYPE_UINT16:
+    case INFERD_DTYPE_UINT32:
+    case INFERD_DTYPE_UINT64:
+    case INFERD_DTYPE_INT8:
+    case INFERD_DTYPE_INT16:
+    case INFERD_DTYPE_INT32:
+    case INFERD_DTYPE_INT64:
+    case INFERD_DTYPE_FP32:
+    case INFERD_DTYPE_FP64: return true;
+    case INFERD_DTYPE_INVALID:
+    case INFERD_DTYPE_BOOL:
+    case INFERD_DTYPE_FP16:
+    case INFERD_DTYPE_BF16:
+    case INFERD_DTYPE_BYTES:
+    case INFERD_DTYPE_COUNT_: break;
+    }
+    return false;
+}
+
+/* One element to rank: its value widened without loss (floats to double, signed to int64,
+ * unsigned to uint64) and its index within the batch item. */
+typedef struct {
+    union {
+        double d;
+        int64_t i;
+        uint64_t u;
+    } v;
+    uint32_t idx;
+} class_entry_t;
+
+static int cmp_idx(const class_entry_t *a, const class_entry_t *b)
+{
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* Descending by value; NaN after every number; equal values by ascending index, so the
+ * order does not depend on the sort (Triton's is unstable). */
+static int cmp_class_d(const void *pa, const void *pb)
+{
+    const class_entry_t *a = pa, *b = pb;
+    bool na = isnan(a->v.d), nb = isnan(b->v.d);
+    if (na != nb)
+        return na ? 1 : -1;
+    if (!na && a->v.d != b->v.d)
+        return a->v.d > b->v.d ? -1 : 1;
+    return cmp_idx(a, b);
+}
+
+static int cmp_class_i(const void *pa, const void *pb)
+{
+    const class_entry_t *a = pa, *b = pb;
+    if (a->v.i != b->v.i)
+        return a->v.i > b->v.i ? -1 : 1;
+    return cmp_idx(a, b);
+}
+
+static int cmp_class_u(const void *pa, const void *pb)
+{
+    const class_entry_t *a = pa, *b = pb;
+    if (a->v.u != b->v.u)
+        return a->v.u > b->v.u ? -1 : 1;
+    return cmp_idx(a, b);
+}
+
+/* Reads element i of a classifiable tensor into e; returns the comparison to use. */
+static void class_load(inferd_dtype_t dt, const unsigned char *d, uint64_t i, class_entry_t *e)
+{
+    switch (dt) {
+    case INFERD_DTYPE_UINT8: e->v.u = d[i]; break;
+    case INFERD_DTYPE_UINT16: {
+        uint16_t x;
+        memcpy(&x, d + i * 2, 2);
+        e->v.u = x;
+        break;
+    }
+    case INFERD_DTYPE_UINT32: {
+        uint32_t x;
+        memcpy(&x, d + i * 4, 4);
+        e->v.u = x;
+        break;
+    }
+    case INFERD_DTYPE_UINT64: memcpy(&e->v.u, d + i * 8, 8); break;
+    case INFERD_DTYPE_INT8: e->v.i = (int8_t)d[i]; break;
+    case INFERD_DTYPE_INT16: {
+        int16_t x;
+        memcpy(&x, d + i * 2, 2);
+        e->v.i = x;
+        break;
+    }
+    case INFERD_DTYPE_INT32: {
+        int32_t x;
+        memcpy(&x, d + i * 4, 4);
+        e->v.i = x;
+        break;
+    }
+    case INFERD_DTYPE_INT64: memcpy(&e->v.i, d + i * 8, 8); break;
+    case INFERD_DTYPE_FP32: {
+        float x;
+        memcpy(&x, d + i * 4, 4);
+        e->v.d = x;
+        break;
+    }
+    case INFERD_DTYPE_FP64: memcpy(&e->v.d, d + i * 8, 8); break;
+    case INFERD_DTYPE_INVALID:
+    case INFERD_DTYPE_BOOL:
+    case INFERD_DTYPE_FP16:
+    case INFERD_DTYPE_BF16:
+    case INFERD_DTYPE_BYTES:
+    case INFERD_DTYPE_COUNT_: e->v.u = 0; break;
+    }
+}
+
+static void release_free(void *ctx, void *data)
+{
+    (void)ctx;
+    inferd_free(data);
+}
+
+inferd_status_t inferd_v2_classify(const char *output_name, const inferd_tensor_t *t, int64_t batch,
+                                   uint32_t k, const char *const *labels, size_t n_labels,
+                                   inferd_tensor_t **out, inferd_err_t *err)
+{
+    *out = NULL;
+    if (!inferd_v2_classification_supported(t->dtype))
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "output '%s': class result not available for output due to "
+                              "unsupported type '%s'",
+                              output_name, inferd_dtype_name(t->dtype));
+    uint64_t numel = inferd_tensor_numel(t);
+    if (numel > INFERD_V2_CLASSIFICATION_MAX_ELEMENTS)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "output '%s': classification of %" PRIu64
+                              " elements is over the limit of %u",
+                              output_name, numel, INFERD_V2_CLASSIFICATION_MAX_ELEMENTS);
+    uint64_t items = batch > 0 ? (uint64_t)batch : 1;
+    uint64_t per = numel / items;
+    if (per * items != numel)
+        return inferd_err_set(err, INFERD_E_INTERNAL,
+                              "output '%s': %" PRIu64 " elements do not split into %" PRIu64
+                              " batch items",
+                              output_name, numel, items);
+    uint64_t kk = k < per ? k : per;
+    int (*cmp)(const void *, const void *) = cmp_class_d;
+    bool is_float = t->dtype == INFERD_DTYPE_FP32 || t->dtype == INFERD_DTYPE_FP64;
+    bool is_signed = t->dtype == INFERD_DTYPE_INT8 || t->dtype == INFERD_DTYPE_INT16 ||
+                     t->dtype == INFERD_DTYPE_INT32 || t->dtype == INFERD_DTYPE_INT64;
+    if (!is_float)
+        cmp = is_signed ? cmp_class_i : cmp_class_u;
+
+    class_entry_t *ents = inferd_calloc(per ? per : 1, sizeof(*ents));
+    if (!ents)
+        return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED, "out of memory");
+    inferd_buf_t b;
+    inferd_buf_init(&b, 0);
+    const unsigned char *d = t->data;
+    for (uint64_t item = 0; item < items; item++) {
+        for (uint64_t i = 0; i < per; i++) {
+            class_load(t->dtype, d, item * per + i, &ents[i]);
+            ents[i].idx = (uint32_t)i;
+        }
+        qsort(ents, per, sizeof(*ents), cmp);
+        for (uint64_t j = 0; j < kk; j++) {
+            const class_entry_t *e = &ents[j];
+            size_t at = b.len;
+            inferd_buf_append(&b, "\0\0\0\0", 4); /* the length, patched below */
+            if (is_float)
+                inferd_buf_printf(&b, "%f", e->v.d);
+            else if (is_signed)
+                inferd_buf_printf(&b, "%" PRId64, e->v.i);
+            else
+                inferd_buf_printf(&b, "%" PRIu64, e->v.u);
+            inferd_buf_printf(&b, ":%" PRIu32, e->idx);
+            if (e->idx < n_labels && labels[e->idx] && labels[e->idx][0]) {
+                inferd_buf_append_char(&b, ':');
+                inferd_buf_append_str(&b, labels[e->idx]);
+            }
+            if (b.failed)
+                break;
+            uint32_t len = (uint32_t)(b.len - at - 4);
+            unsigned char le[4] = {(unsigned char)len, (unsigned char)(len >> 8),
+                                   (unsigned char)(len >> 16), (unsigned char)(len >> 24)};
+            memcpy(b.data + at, le, 4);
+        }
+    }
+    inferd_free(ents);
+    if (b.failed) {
+        inferd_buf_deinit(&b);
+        return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED, "out of memory");
+    }
+    int64_t dims[2];
+    int nd = 0;
+    if (batch > 0)
+        dims[nd++] = batch;
+    dims[nd++] = (int64_t)kk;
+    size_t len;
+    char *data = inferd_buf_steal(&b, &len);
+    inferd_tensor_t *r = inferd_tensor_wrap(INFERD_DTYPE_BYTES, dims, nd, data, len, release_free,
+                                            NULL, INFERD_OWNER_REQUEST, err);
+    if (!r) {
+        inferd_free(data);
+        return err ? err->code : INFERD_E_RESOURCE_EXHAUSTED;
+    }
+    *out = r;
+    return INFERD_OK;
 }

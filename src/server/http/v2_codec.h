@@ -1,7 +1,9 @@
 /* The KServe v2 inference request and response in JSON: parsing a request body into
  * plain structs, turning JSON tensor data into tensors for every v2 datatype, and writing
- * tensors back as JSON. No HTTP here: the router calls these on the I/O thread, and
- * nothing JSON-shaped crosses into the scheduler.
+ * tensors back as JSON. Also the binary tensor data extension (the framing of blobs after
+ * the JSON header, blobs as tensor views of the body) and the classification extension
+ * (top-k of an output as "value:index[:label]" strings). No HTTP here: the router calls
+ * these on the I/O thread, and nothing JSON-shaped crosses into the scheduler.
  *
  * Everything a parsed request points to lives in its JSON document. */
 #ifndef INFERD_SERVER_HTTP_V2_CODEC_H
@@ -26,6 +28,7 @@ typedef struct inferd_v2_input {
     const inferd_json_t *parameters;    /* NULL if absent */
     bool has_binary_data_size;
     uint64_t binary_data_size;          /* parameters.binary_data_size */
+    uint64_t binary_offset;             /* set by inferd_v2_layout_binary */
     const char *shm_region;             /* parameters.shared_memory_region, or NULL */
     uint64_t shm_offset;
     uint64_t shm_byte_size;
@@ -86,5 +89,55 @@ inferd_status_t inferd_v2_json_to_tensor(const char *input_name, const inferd_js
  * strings; BYTES elements that are not valid UTF-8 are written with \u escapes of their
  * bytes). Floats use the shortest text that round-trips. */
 void inferd_v2_tensor_to_json(const inferd_tensor_t *t, inferd_buf_t *out);
+
+/* ------------------------------------------------------------------------------------ */
+/* Binary tensor data extension                                                         */
+
+/* Parses the value of an Inference-Header-Content-Length header: a decimal integer in
+ * 0..body_len. Fails with INVALID_ARG ("... is not an integer", "... is negative", "... is
+ * greater than the request body ...") otherwise. */
+inferd_status_t inferd_v2_parse_header_length(const char *value, size_t body_len, size_t *out,
+                                              inferd_err_t *err);
+
+/* Assigns each binary input (one with binary_data_size) its blob: blobs follow each other
+ * in the order of "inputs", starting at offset 0 of a binary section of binary_len bytes.
+ * Fails with INVALID_ARG, naming the input, when a blob runs past the end of the section,
+ * and when bytes are left after the last blob. */
+inferd_status_t inferd_v2_layout_binary(inferd_v2_request_t *req, size_t binary_len,
+                                        inferd_err_t *err);
+
+/* Builds the tensor of a binary or shared-memory input from size bytes at offset in body (a
+ * tensor whose data is the binary section or the region; any dtype). The blob must hold exactly the shape's elements:
+ * element count x element size bytes, or for BYTES that many length-prefixed elements and
+ * nothing else; otherwise INVALID_ARG naming the input. The result is a view of body (it
+ * keeps body alive) unless the blob is not aligned for the element type, in which case it is
+ * a copy and *copied is set to its size (0 otherwise). */
+inferd_status_t inferd_v2_binary_to_tensor(const char *input_name, inferd_dtype_t dtype,
+                                           const int64_t *shape, int ndim, uint64_t max_elements,
+                                           inferd_tensor_t *body, size_t offset, size_t size,
+                                           inferd_tensor_t **out, size_t *copied,
+                                           inferd_err_t *err);
+
+/* ------------------------------------------------------------------------------------ */
+/* Classification extension                                                             */
+
+/* Largest output (in elements) that classification is run on, as in Triton. */
+#define INFERD_V2_CLASSIFICATION_MAX_ELEMENTS 1000000u
+
+/* True for the datatypes Triton classifies: the integer types, FP32 and FP64. */
+bool inferd_v2_classification_supported(inferd_dtype_t dt);
+
+/* Top-k classification of output t (named output_name in messages). With batch > 0 the
+ * first dimension is the batch and each of the batch items is classified on its own
+ * (result shape [batch, k]); with batch <= 0 the whole tensor is one item (shape [k]).
+ * k = min(requested, elements per item). Elements are ordered by value, descending (ties:
+ * lower index first; NaN last), and written as "<value>:<index>" or
+ * "<value>:<index>:<label>", with the value as C++ std::to_string prints it (floats as %f,
+ * integers in decimal) and labels[index] when index < n_labels and the label is not empty.
+ * The result is a new BYTES tensor (INFERD_OWNER_REQUEST). INVALID_ARG for an unsupported
+ * datatype or an output over INFERD_V2_CLASSIFICATION_MAX_ELEMENTS. */
+inferd_status_t inferd_v2_classify(const char *output_name, const inferd_tensor_t *t,
+                                   int64_t batch, uint32_t k, const char *const *labels,
+                                   size_t n_labels, inferd_tensor_t **out, inferd_err_t *err);
 
 #endif

@@ -25,6 +25,7 @@ static const struct {
     {INFERD_E_UNSUPPORTED, 501, "UNSUPPORTED"},
     {INFERD_E_UNAVAILABLE, 503, "UNAVAILABLE"},
     {INFERD_E_DEADLINE_EXCEEDED, 504, "DEADLINE_EXCEEDED"},
+    {INFERD_E_BAD_GATEWAY, 502, "BAD_GATEWAY"},
 };
 
 static void every_code_maps_to_http_and_name(void **state)

@@ -15,6 +15,8 @@ static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
 static bool gate_open;
 static int running; /* executions inside the gate, under gate_lock */
 static atomic_int executed;
+static float exec_first[64];  /* first element of each execution's input, in order */
+static int64_t exec_rows[64]; /* rows of each execution */
 
 static inferd_status_t fake_execute(inferd_ctx_t *ctx, void *state, inferd_tensor_t *const *in,
                                     inferd_tensor_t **out, inferd_err_t *err)
@@ -29,7 +31,11 @@ static inferd_status_t fake_execute(inferd_ctx_t *ctx, void *state, inferd_tenso
         pthread_cond_wait(&gate_cond, &gate_lock);
     running--;
     pthread_mutex_unlock(&gate_lock);
-    atomic_fetch_add(&executed, 1);
+    int k = atomic_fetch_add(&executed, 1);
+    if (k < 64) {
+        exec_first[k] = in[0]->nbytes ? ((const float *)in[0]->data)[0] : -1.0f;
+        exec_rows[k] = in[0]->ndim ? in[0]->dims[0] : 1;
+    }
     out[0] = inferd_tensor_ref(in[0]);
     return INFERD_OK;
 }
@@ -71,6 +77,28 @@ static void done_cb(inferd_infer_request_t *r)
     atomic_store(&f->done, true);
 }
 
+/* A request of `rows` rows of 2 floats; row r holds (base + r, base + r + 0.5). */
+static void fake_req_init_rows(fake_req_t *f, int64_t rows, float base)
+{
+    memset(f, 0, sizeof(*f));
+    inferd_ctx_init(&f->req.ctx);
+    int64_t dims[2] = {rows, 2};
+    f->in[0] = inferd_tensor_create(INFERD_DTYPE_FP32, dims, 2, 0, INFERD_OWNER_REQUEST, NULL);
+    float *d = f->in[0]->data;
+    for (int64_t r = 0; r < rows; r++) {
+        d[2 * r] = base + (float)r;
+        d[2 * r + 1] = base + (float)r + 0.5f;
+    }
+    f->req.inputs = f->in;
+    f->req.n_inputs = 1;
+    f->req.outputs = f->out;
+    f->req.n_outputs = 1;
+    f->req.batch_size = (uint64_t)rows;
+    f->req.done_cb = done_cb;
+    f->req.done_arg = f;
+    atomic_init(&f->done, false);
+}
+
 static void fake_req_init(fake_req_t *f)
 {
     memset(f, 0, sizeof(*f));
@@ -103,6 +131,19 @@ static void fake_req_deinit(fake_req_t *f)
 
 static inferd_model_stats_t stats;
 
+static inferd_sched_t *make_sched_opts(inferd_sched_options_t o)
+{
+    inferd_model_stats_init(&stats);
+    o.model_name = "fake";
+    o.version = 1;
+    o.backend = &fake_backend;
+    o.stats = &stats;
+    inferd_sched_t *s = NULL;
+    inferd_err_t err;
+    assert_int_equal(inferd_sched_create(&o, &s, &err), INFERD_OK);
+    return s;
+}
+
 static inferd_sched_t *make_sched(int instances, uint32_t queue)
 {
     inferd_model_stats_init(&stats);
@@ -130,7 +171,7 @@ static void test_runs_and_counts(void **state)
     set_gate(true);
     atomic_store(&executed, 0);
     inferd_sched_t *s = make_sched(2, 8);
-    assert_int_equal(inferd_thread_count(), base + 2);
+    assert_int_equal(inferd_thread_count(), base + 3); /* two workers and the timer */
     fake_req_t r[4];
     inferd_err_t err;
     for (int i = 0; i < 4; i++) {
@@ -240,6 +281,231 @@ static void test_destroy_drains_queue(void **state)
     assert_no_live_tensors();
 }
 
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {0, (long)ms * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* Requests queued behind a running one are concatenated into one execution, and each gets
+ * exactly its own rows back. */
+static void test_dynamic_batching_concatenates_and_splits(void **state)
+{
+    (void)state;
+    set_gate(false);
+    atomic_store(&executed, 0);
+    inferd_sched_t *s = make_sched_opts((inferd_sched_options_t){
+        .instance_count = 1, .max_queue_size = 16, .dynamic_batching = true, .max_batch_size = 4});
+    fake_req_t blocker, r[3];
+    inferd_err_t err;
+    fake_req_init_rows(&blocker, 1, 100);
+    assert_int_equal(inferd_sched_submit(s, &blocker.req, &err), INFERD_OK);
+    wait_running(1);
+    int64_t rows[3] = {1, 2, 1};
+    for (int i = 0; i < 3; i++) {
+        fake_req_init_rows(&r[i], rows[i], (float)(10 * (i + 1)));
+        assert_int_equal(inferd_sched_submit(s, &r[i].req, &err), INFERD_OK);
+    }
+    set_gate(true);
+    fake_req_wait(&blocker);
+    for (int i = 0; i < 3; i++) {
+        fake_req_wait(&r[i]);
+        assert_int_equal(r[i].req.status, INFERD_OK);
+        const inferd_tensor_t *o = r[i].out[0];
+        assert_non_null(o);
+        assert_int_equal(o->ndim, 2);
+        assert_int_equal(o->dims[0], rows[i]);
+        assert_int_equal(o->dims[1], 2);
+        assert_memory_equal(o->data, r[i].in[0]->data, r[i].in[0]->nbytes);
+    }
+    assert_int_equal(atomic_load(&executed), 2); /* the blocker, then one batch of 4 rows */
+    assert_int_equal(exec_rows[1], 4);
+    assert_int_equal(atomic_load(&stats.exec_count), 2);
+    assert_int_equal(atomic_load(&stats.inference_count), 5);
+    inferd_sched_destroy(s);
+    fake_req_deinit(&blocker);
+    for (int i = 0; i < 3; i++)
+        fake_req_deinit(&r[i]);
+    assert_no_live_tensors();
+}
+
+/* A batch never exceeds max_batch_size, and incompatible shapes are not mixed. */
+static void test_batches_respect_max_and_shapes(void **state)
+{
+    (void)state;
+    set_gate(false);
+    atomic_store(&executed, 0);
+    inferd_sched_t *s = make_sched_opts((inferd_sched_options_t){
+        .instance_count = 1, .max_queue_size = 16, .dynamic_batching = true, .max_batch_size = 3});
+    fake_req_t blocker, r[4];
+    inferd_err_t err;
+    fake_req_init_rows(&blocker, 1, 100);
+    assert_int_equal(inferd_sched_submit(s, &blocker.req, &err), INFERD_OK);
+    wait_running(1);
+    for (int i = 0; i < 4; i++) {
+        fake_req_init_rows(&r[i], 1, (float)i);
+        assert_int_equal(inferd_sched_submit(s, &r[i].req, &err), INFERD_OK);
+    }
+    set_gate(true);
+    for (int i = 0; i < 4; i++) {
+        fake_req_wait(&r[i]);
+        assert_int_equal(r[i].req.status, INFERD_OK);
+        assert_memory_equal(r[i].out[0]->data, r[i].in[0]->data, 8);
+    }
+    inferd_sched_destroy(s);
+    assert_int_equal(atomic_load(&executed), 3); /* blocker, 3 rows, 1 row */
+    assert_int_equal(exec_rows[1], 3);
+    assert_int_equal(exec_rows[2], 1);
+    fake_req_deinit(&blocker);
+    for (int i = 0; i < 4; i++)
+        fake_req_deinit(&r[i]);
+    assert_no_live_tensors();
+}
+
+/* A preferred size is sent as soon as it can be formed, without waiting for more. */
+static void test_preferred_batch_size_goes_first(void **state)
+{
+    (void)state;
+    set_gate(false);
+    atomic_store(&executed, 0);
+    int64_t preferred[1] = {2};
+    inferd_sched_t *s = make_sched_opts((inferd_sched_options_t){
+        .instance_count = 1,
+        .max_queue_size = 16,
+        .dynamic_batching = true,
+        .max_batch_size = 8,
+        .preferred_batch_sizes = preferred,
+        .n_preferred_batch_sizes = 1,
+        .max_queue_delay_us = 60000000 /* a minute: only the preferred size can send it */});
+    fake_req_t blocker, r[2];
+    inferd_err_t err;
+    fake_req_init_rows(&blocker, 2, 100);
+    assert_int_equal(inferd_sched_submit(s, &blocker.req, &err), INFERD_OK);
+    wait_running(1);
+    for (int i = 0; i < 2; i++) {
+        fake_req_init_rows(&r[i], 1, (float)i);
+        assert_int_equal(inferd_sched_submit(s, &r[i].req, &err), INFERD_OK);
+    }
+    set_gate(true);
+    for (int i = 0; i < 2; i++) {
+        fake_req_wait(&r[i]);
+        assert_int_equal(r[i].req.status, INFERD_OK);
+    }
+    assert_int_equal(exec_rows[1], 2);
+    inferd_sched_destroy(s);
+    fake_req_deinit(&blocker);
+    for (int i = 0; i < 2; i++)
+        fake_req_deinit(&r[i]);
+    assert_no_live_tensors();
+}
+
+/* REJECT: a request whose queue timeout passes is answered by the timer while the worker is
+ * still busy, and never runs. */
+static void test_queue_timeout_reject_answers_while_busy(void **state)
+{
+    (void)state;
+    set_gate(false);
+    atomic_store(&executed, 0);
+    inferd_sched_t *s =
+        make_sched_opts((inferd_sched_options_t){.instance_count = 1,
+                                                 .max_queue_size = 16,
+                                                 .dynamic_batching = true,
+                                                 .max_batch_size = 4,
+                                                 .timeout_action = INFERD_SCHED_TIMEOUT_REJECT,
+                                                 .default_timeout_us = 5000,
+                                                 .allow_timeout_override = true});
+    fake_req_t blocker, late;
+    inferd_err_t err;
+    fake_req_init_rows(&blocker, 1, 100);
+    blocker.req.timeout_us = 60000000; /* overrides the 5 ms default */
+    assert_int_equal(inferd_sched_submit(s, &blocker.req, &err), INFERD_OK);
+    wait_running(1);
+    fake_req_init_rows(&late, 1, 1);
+    assert_int_equal(inferd_sched_submit(s, &late.req, &err), INFERD_OK);
+    fake_req_wait(&late); /* the gate is still closed */
+    assert_int_equal(late.req.status, INFERD_E_DEADLINE_EXCEEDED);
+    assert_false(late.req.executed);
+    assert_int_equal(atomic_load(&stats.pending), 0);
+    set_gate(true);
+    fake_req_wait(&blocker);
+    assert_int_equal(blocker.req.status, INFERD_OK);
+    assert_int_equal(atomic_load(&executed), 1);
+    inferd_sched_destroy(s);
+    fake_req_deinit(&blocker);
+    fake_req_deinit(&late);
+    assert_no_live_tensors();
+}
+
+/* DELAY: an expired request is not rejected but runs after those that have not expired. */
+static void test_queue_timeout_delay_reorders(void **state)
+{
+    (void)state;
+    set_gate(false);
+    atomic_store(&executed, 0);
+    inferd_sched_t *s =
+        make_sched_opts((inferd_sched_options_t){.instance_count = 1,
+                                                 .max_queue_size = 16,
+                                                 .dynamic_batching = true,
+                                                 .max_batch_size = 1,
+                                                 .timeout_action = INFERD_SCHED_TIMEOUT_DELAY,
+                                                 .allow_timeout_override = true});
+    fake_req_t blocker, expired, fresh;
+    inferd_err_t err;
+    fake_req_init_rows(&blocker, 1, 100);
+    assert_int_equal(inferd_sched_submit(s, &blocker.req, &err), INFERD_OK);
+    wait_running(1);
+    fake_req_init_rows(&expired, 1, 1);
+    expired.req.timeout_us = 1000;
+    assert_int_equal(inferd_sched_submit(s, &expired.req, &err), INFERD_OK);
+    fake_req_init_rows(&fresh, 1, 2);
+    assert_int_equal(inferd_sched_submit(s, &fresh.req, &err), INFERD_OK);
+    sleep_ms(20);
+    set_gate(true);
+    fake_req_wait(&expired);
+    fake_req_wait(&fresh);
+    assert_int_equal(expired.req.status, INFERD_OK);
+    assert_int_equal(fresh.req.status, INFERD_OK);
+    assert_int_equal(atomic_load(&executed), 3);
+    assert_true(exec_first[1] == 2.0f); /* fresh first */
+    assert_true(exec_first[2] == 1.0f);
+    inferd_sched_destroy(s);
+    fake_req_deinit(&blocker);
+    fake_req_deinit(&expired);
+    fake_req_deinit(&fresh);
+    assert_no_live_tensors();
+}
+
+/* Cancelling a queued request completes it at once and frees its place. */
+static void test_cancel_removes_queued_request(void **state)
+{
+    (void)state;
+    set_gate(false);
+    atomic_store(&executed, 0);
+    inferd_sched_t *s = make_sched(1, 1);
+    fake_req_t blocker, queued, next;
+    inferd_err_t err;
+    fake_req_init(&blocker);
+    assert_int_equal(inferd_sched_submit(s, &blocker.req, &err), INFERD_OK);
+    wait_running(1);
+    fake_req_init(&queued);
+    assert_int_equal(inferd_sched_submit(s, &queued.req, &err), INFERD_OK);
+    fake_req_init(&next);
+    assert_int_equal(inferd_sched_submit(s, &next.req, &err), INFERD_E_RESOURCE_EXHAUSTED);
+    inferd_sched_cancel(s, &queued.req);
+    assert_true(atomic_load(&queued.done)); /* completed on this thread, gate still closed */
+    assert_int_equal(queued.req.status, INFERD_E_CANCELLED);
+    assert_int_equal(inferd_sched_submit(s, &next.req, &err), INFERD_OK); /* room again */
+    set_gate(true);
+    fake_req_wait(&blocker);
+    fake_req_wait(&next);
+    assert_int_equal(atomic_load(&executed), 2);
+    inferd_sched_destroy(s);
+    fake_req_deinit(&blocker);
+    fake_req_deinit(&queued);
+    fake_req_deinit(&next);
+    assert_no_live_tensors();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +513,12 @@ int main(void)
         cmocka_unit_test(test_full_queue_rejects),
         cmocka_unit_test(test_expired_and_cancelled_never_run),
         cmocka_unit_test(test_destroy_drains_queue),
+        cmocka_unit_test(test_dynamic_batching_concatenates_and_splits),
+        cmocka_unit_test(test_batches_respect_max_and_shapes),
+        cmocka_unit_test(test_preferred_batch_size_goes_first),
+        cmocka_unit_test(test_queue_timeout_reject_answers_while_busy),
+        cmocka_unit_test(test_queue_timeout_delay_reorders),
+        cmocka_unit_test(test_cancel_removes_queued_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

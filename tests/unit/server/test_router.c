@@ -1,4 +1,5 @@
-/* Tests for src/server/http/router.c: path grammar, methods, name decoding. */
+/* Tests for src/server/http/router.c: path grammar, methods, name decoding, shared-memory
+ * paths. */
 #include "test.h"
 
 #include <string.h>
@@ -58,6 +59,23 @@ static void test_model_paths(void **state)
     assert_int_equal(route.kind, INFERD_ROUTE_MODEL_CONFIG);
 }
 
+static void test_repository_control_paths(void **state)
+{
+    (void)state;
+    assert_int_equal(match(INFERD_HTTP_POST, "/v2/repository/models/digits/load"), INFERD_OK);
+    assert_int_equal(route.kind, INFERD_ROUTE_REPOSITORY_LOAD);
+    assert_string_equal(route.model, "digits");
+    assert_int_equal(match(INFERD_HTTP_POST, "/v2/repository/models/a%20b/unload"), INFERD_OK);
+    assert_int_equal(route.kind, INFERD_ROUTE_REPOSITORY_UNLOAD);
+    assert_string_equal(route.model, "a b");
+    assert_int_equal(match(INFERD_HTTP_GET, "/v2/repository/models/m/load"),
+                     INFERD_E_METHOD_NOT_ALLOWED);
+    assert_int_equal(match(INFERD_HTTP_POST, "/v2/repository/models/m/reload"), INFERD_E_NOT_FOUND);
+    assert_int_equal(match(INFERD_HTTP_POST, "/v2/repository/models/m/load/x"),
+                     INFERD_E_NOT_FOUND);
+    assert_int_equal(match(INFERD_HTTP_POST, "/v2/repository/models/m"), INFERD_E_NOT_FOUND);
+}
+
 static void test_not_found(void **state)
 {
     (void)state;
@@ -83,6 +101,35 @@ static void test_wrong_method(void **state)
     assert_int_equal(match(INFERD_HTTP_OTHER, "/v2"), INFERD_E_METHOD_NOT_ALLOWED);
 }
 
+static void test_observability_paths(void **state)
+{
+    (void)state;
+    assert_int_equal(match(INFERD_HTTP_GET, "/v2/models/stats"), INFERD_OK);
+    assert_int_equal(route.kind, INFERD_ROUTE_MODEL_STATS);
+    assert_string_equal(route.model, "");
+    assert_int_equal(route.version, -1);
+    assert_int_equal(match(INFERD_HTTP_GET, "/v2/models/digits/stats"), INFERD_OK);
+    assert_int_equal(route.kind, INFERD_ROUTE_MODEL_STATS);
+    assert_string_equal(route.model, "digits");
+    assert_int_equal(route.version, -1);
+    assert_int_equal(match(INFERD_HTTP_GET, "/v2/models/digits/versions/2/stats"), INFERD_OK);
+    assert_int_equal(route.kind, INFERD_ROUTE_MODEL_STATS);
+    assert_int_equal(route.version, 2);
+    assert_int_equal(match(INFERD_HTTP_POST, "/v2/models/stats"), INFERD_E_METHOD_NOT_ALLOWED);
+    assert_int_equal(match(INFERD_HTTP_POST, "/v2/models/m/stats"), INFERD_E_METHOD_NOT_ALLOWED);
+    assert_int_equal(match(INFERD_HTTP_GET, "/v2/models/m/stats/x"), INFERD_E_NOT_FOUND);
+
+    assert_int_equal(match(INFERD_HTTP_GET, "/v2/logging"), INFERD_OK);
+    assert_int_equal(route.kind, INFERD_ROUTE_LOGGING);
+    assert_int_equal(match(INFERD_HTTP_POST, "/v2/logging"), INFERD_OK);
+    assert_int_equal(route.kind, INFERD_ROUTE_LOGGING);
+    assert_int_equal(match(INFERD_HTTP_OTHER, "/v2/logging"), INFERD_E_METHOD_NOT_ALLOWED);
+    assert_string_equal(inferd_route_allow_header(route.allowed_methods), "GET, POST");
+
+    assert_int_equal(match(INFERD_HTTP_GET, "/debug/requests"), INFERD_OK);
+    assert_int_equal(route.kind, INFERD_ROUTE_DEBUG_REQUESTS);
+}
+
 static void test_name_decoding(void **state)
 {
     (void)state;
@@ -99,12 +146,44 @@ static void test_name_decoding(void **state)
     assert_int_equal(match(INFERD_HTTP_GET, longpath), INFERD_E_INVALID_ARG);
 }
 
+static void test_shm_paths(void **state)
+{
+    (void)state;
+    assert_int_equal(match(INFERD_HTTP_GET, "/v2/systemsharedmemory/status"), INFERD_OK);
+    assert_int_equal(route.kind, INFERD_ROUTE_SHM_STATUS);
+    assert_string_equal(route.model, "");
+    assert_int_equal(match(INFERD_HTTP_GET, "/v2/systemsharedmemory/region/r%2F1/status"),
+                     INFERD_OK);
+    assert_int_equal(route.kind, INFERD_ROUTE_SHM_STATUS);
+    assert_string_equal(route.model, "r/1");
+    assert_int_equal(match(INFERD_HTTP_POST, "/v2/systemsharedmemory/region/r1/register"),
+                     INFERD_OK);
+    assert_int_equal(route.kind, INFERD_ROUTE_SHM_REGISTER);
+    assert_string_equal(route.model, "r1");
+    assert_int_equal(match(INFERD_HTTP_POST, "/v2/systemsharedmemory/region/r1/unregister"),
+                     INFERD_OK);
+    assert_int_equal(route.kind, INFERD_ROUTE_SHM_UNREGISTER);
+    assert_int_equal(match(INFERD_HTTP_POST, "/v2/systemsharedmemory/unregister"), INFERD_OK);
+    assert_int_equal(route.kind, INFERD_ROUTE_SHM_UNREGISTER);
+    assert_string_equal(route.model, "");
+    assert_int_equal(match(INFERD_HTTP_GET, "/v2/systemsharedmemory/region/r1/register"),
+                     INFERD_E_METHOD_NOT_ALLOWED);
+    assert_int_equal(match(INFERD_HTTP_POST, "/v2/systemsharedmemory/register"),
+                     INFERD_E_NOT_FOUND);
+    assert_int_equal(match(INFERD_HTTP_GET, "/v2/systemsharedmemory/region/r1/status/x"),
+                     INFERD_E_NOT_FOUND);
+    assert_int_equal(match(INFERD_HTTP_GET, "/v2/systemsharedmemory/region//status"),
+                     INFERD_E_NOT_FOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_server_paths),  cmocka_unit_test(test_model_paths),
+        cmocka_unit_test(test_repository_control_paths),
         cmocka_unit_test(test_not_found),     cmocka_unit_test(test_wrong_method),
-        cmocka_unit_test(test_name_decoding),
+        cmocka_unit_test(test_name_decoding), cmocka_unit_test(test_observability_paths),
+        cmocka_unit_test(test_shm_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

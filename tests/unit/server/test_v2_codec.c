@@ -1,7 +1,9 @@
 /* Unit tests for server/http/v2_codec.c: JSON tensor data to tensors for every datatype
  * (flat, nested, rank 0, empty, count and range errors, wrong element types, huge shapes
- * refused before allocation), tensors back to JSON for every datatype, and infer request
- * validation with a message that names the input, output or field at fault. */
+ * refused before allocation), tensors back to JSON for every datatype, infer request
+ * validation with a message that names the input, output or field at fault, the binary
+ * tensor data extension (header length, blob layout, blobs as views of the body) and
+ * classification (top-k strings, labels, ties, formatting, shapes). */
 #include "test.h"
 
 #include <math.h>
@@ -739,6 +741,301 @@ static void request_output_errors(void **state)
     inferd_json_doc_destroy(doc);
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* Binary tensor data                                                                   */
+
+static void expect_err_has(inferd_status_t st, const inferd_err_t *err, const char *want)
+{
+    assert_int_equal(st, INFERD_E_INVALID_ARG);
+    if (!strstr(err->msg, want))
+        fail_msg("message '%s' lacks '%s'", err->msg, want);
+}
+
+static void header_length(void **state)
+{
+    (void)state;
+    size_t n = 99;
+    inferd_err_t err = {0};
+    assert_int_equal(inferd_v2_parse_header_length("12", 20, &n, &err), INFERD_OK);
+    assert_int_equal(n, 12);
+    assert_int_equal(inferd_v2_parse_header_length("0", 20, &n, &err), INFERD_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(inferd_v2_parse_header_length("20", 20, &n, &err), INFERD_OK);
+    assert_int_equal(n, 20);
+    assert_int_equal(inferd_v2_parse_header_length(" 7 ", 20, &n, &err), INFERD_OK);
+    assert_int_equal(n, 7);
+    const char *not_int[] = {"", "abc", "1.5", "12x", "0x10", "-", " "};
+    for (size_t i = 0; i < sizeof(not_int) / sizeof(*not_int); i++)
+        expect_err_has(inferd_v2_parse_header_length(not_int[i], 20, &n, &err), &err,
+                       "is not an integer");
+    expect_err_has(inferd_v2_parse_header_length("-3", 20, &n, &err), &err, "negative");
+    expect_err_has(inferd_v2_parse_header_length("21", 20, &n, &err), &err,
+                   "greater than the request body");
+    expect_err_has(inferd_v2_parse_header_length("99999999999999999999999", 20, &n, &err), &err,
+                   "greater than the request body");
+}
+
+static void layout_binary(void **state)
+{
+    (void)state;
+    inferd_v2_input_t in[3];
+    memset(in, 0, sizeof(in));
+    in[0] = (inferd_v2_input_t){.name = "a", .has_binary_data_size = true, .binary_data_size = 8};
+    in[1] = (inferd_v2_input_t){.name = "b"}; /* JSON data: no blob */
+    in[2] = (inferd_v2_input_t){.name = "c", .has_binary_data_size = true, .binary_data_size = 4};
+    inferd_v2_request_t req = {.inputs = in, .n_inputs = 3};
+    inferd_err_t err = {0};
+    assert_int_equal(inferd_v2_layout_binary(&req, 12, &err), INFERD_OK);
+    assert_int_equal(in[0].binary_offset, 0);
+    assert_int_equal(in[2].binary_offset, 8);
+    expect_err_has(inferd_v2_layout_binary(&req, 11, &err), &err, "input 'c'");
+    expect_err_has(inferd_v2_layout_binary(&req, 11, &err), &err, "past the end");
+    expect_err_has(inferd_v2_layout_binary(&req, 5, &err), &err, "input 'a'");
+    expect_err_has(inferd_v2_layout_binary(&req, 13, &err), &err,
+                   "unexpected additional input data");
+    in[2].binary_data_size = UINT64_MAX; /* no wrap-around */
+    expect_err_has(inferd_v2_layout_binary(&req, 12, &err), &err, "input 'c'");
+}
+
+/* A body tensor of n bytes whose data starts at an 8-byte aligned address. */
+static inferd_tensor_t *make_body(const void *bytes, size_t n)
+{
+    int64_t d[1] = {(int64_t)n};
+    inferd_tensor_t *t =
+        inferd_tensor_create(INFERD_DTYPE_UINT8, d, 1, 0, INFERD_OWNER_REQUEST, NULL);
+    assert_non_null(t);
+    if (n)
+        memcpy(t->data, bytes, n);
+    return t;
+}
+
+static void binary_views(void **state)
+{
+    (void)state;
+    float f[4] = {1.0f, -2.0f, 3.5f, 0.25f};
+    unsigned char raw[1 + sizeof(f)];
+    raw[0] = 0xaa;
+    memcpy(raw + 1, f, sizeof(f));
+    inferd_tensor_t *body = make_body(f, sizeof(f));
+    int64_t shape[2] = {2, 2};
+    inferd_tensor_t *t = NULL;
+    size_t copied = 99;
+    inferd_err_t err = {0};
+    assert_int_equal(inferd_v2_binary_to_tensor("x", INFERD_DTYPE_FP32, shape, 2, UINT64_MAX, body,
+                                                0, sizeof(f), &t, &copied, &err),
+                     INFERD_OK);
+    assert_int_equal(copied, 0);
+    assert_ptr_equal(t->data, body->data); /* in place */
+    assert_int_equal(t->dtype, INFERD_DTYPE_FP32);
+    assert_int_equal(t->nbytes, 16);
+    inferd_tensor_unref(body); /* the view keeps the body alive */
+    assert_memory_equal(t->data, f, sizeof(f));
+    inferd_tensor_unref(t);
+    assert_no_live_tensors();
+
+    /* A blob at an odd offset is copied, and the copy is reported. */
+    body = make_body(raw, sizeof(raw));
+    assert_int_equal(inferd_v2_binary_to_tensor("x", INFERD_DTYPE_FP32, shape, 2, UINT64_MAX, body,
+                                                1, sizeof(f), &t, &copied, &err),
+                     INFERD_OK);
+    assert_int_equal(copied, 16);
+    assert_ptr_not_equal(t->data, (char *)body->data + 1);
+    assert_memory_equal(t->data, f, sizeof(f));
+    inferd_tensor_unref(t);
+    /* BYTES need no alignment: a view at any offset. */
+    unsigned char bb[] = {0, 2, 0, 0, 0, 'h', 'i', 0, 0, 0, 0};
+    inferd_tensor_unref(body);
+    body = make_body(bb, sizeof(bb));
+    int64_t two[1] = {2};
+    assert_int_equal(inferd_v2_binary_to_tensor("s", INFERD_DTYPE_BYTES, two, 1, UINT64_MAX, body,
+                                                1, 10, &t, &copied, &err),
+                     INFERD_OK);
+    assert_int_equal(copied, 0);
+    assert_ptr_equal(t->data, (char *)body->data + 1);
+    inferd_tensor_unref(t);
+    inferd_tensor_unref(body);
+    assert_no_live_tensors();
+}
+
+static void binary_size_errors(void **state)
+{
+    (void)state;
+    unsigned char buf[32] = {0};
+    inferd_tensor_t *body = make_body(buf, sizeof(buf));
+    int64_t shape[2] = {1, 4};
+    inferd_tensor_t *t = NULL;
+    size_t copied;
+    inferd_err_t err = {0};
+    inferd_status_t st = inferd_v2_binary_to_tensor("x", INFERD_DTYPE_FP32, shape, 2, UINT64_MAX,
+                                                    body, 0, 12, &t, &copied, &err);
+    expect_err_has(st, &err, "input 'x': 12 bytes of tensor data");
+    expect_err_has(st, &err, "16 bytes");
+    assert_null(t);
+    st = inferd_v2_binary_to_tensor("x", INFERD_DTYPE_FP32, shape, 2, UINT64_MAX, body, 24, 16, &t,
+                                    &copied, &err);
+    expect_err_has(st, &err, "past the end");
+    /* The element limit holds for binary inputs too. */
+    st = inferd_v2_binary_to_tensor("x", INFERD_DTYPE_FP32, shape, 2, 3, body, 0, 16, &t, &copied,
+                                    &err);
+    assert_int_equal(st, INFERD_E_TOO_LARGE);
+
+    /* BYTES: every way a blob can disagree with its shape. */
+    int64_t two[1] = {2};
+    static const struct {
+        unsigned char b[16];
+        size_t n;
+        const char *want;
+    } bad[] = {
+        {{100, 0, 0, 0, 'a', 'b', 'c'}, 7, "element 0: length 100 runs past the end"},
+        {{1, 0, 0, 0, 'a', 1, 0}, 7, "element 1: its 4-byte length runs past the end"},
+        {{1, 0, 0, 0, 'a', 1, 0, 0, 0, 'b', 'z'}, 11, "1 bytes left in the 11-byte blob"},
+        {{0}, 0, "element 0: its 4-byte length"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        inferd_tensor_t *b2 = make_body(bad[i].b, bad[i].n);
+        st = inferd_v2_binary_to_tensor("s", INFERD_DTYPE_BYTES, two, 1, UINT64_MAX, b2, 0,
+                                        bad[i].n, &t, &copied, &err);
+        expect_err_has(st, &err, bad[i].want);
+        expect_err_has(st, &err, "input 's'");
+        inferd_tensor_unref(b2);
+    }
+    inferd_tensor_unref(body);
+    assert_no_live_tensors();
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Classification                                                                       */
+
+/* Checks that t is a BYTES tensor holding exactly the strings in want. */
+static void expect_strings(const inferd_tensor_t *t, const char *const *want, size_t n)
+{
+    assert_int_equal(t->dtype, INFERD_DTYPE_BYTES);
+    assert_int_equal(inferd_tensor_numel(t), n);
+    assert_true(inferd_bytes_valid(t->data, t->nbytes, n));
+    const unsigned char *p = t->data;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t len =
+            (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        if (len != strlen(want[i]) || memcmp(p + 4, want[i], len) != 0)
+            fail_msg("element %zu: got '%.*s', want '%s'", i, (int)len, p + 4, want[i]);
+        p += 4 + len;
+    }
+}
+
+static inferd_tensor_t *make_tensor(inferd_dtype_t dt, const int64_t *dims, int nd,
+                                    const void *data)
+{
+    inferd_tensor_t *t = inferd_tensor_create(dt, dims, nd, 0, INFERD_OWNER_REQUEST, NULL);
+    assert_non_null(t);
+    memcpy(t->data, data, t->nbytes);
+    return t;
+}
+
+static void classify_fp32(void **state)
+{
+    (void)state;
+    float v[8] = {0.1f, 0.7f, 0.2f, 0.7f, 5.0f, NAN, -1.0f, 1e20f};
+    int64_t dims[2] = {2, 4};
+    inferd_tensor_t *t = make_tensor(INFERD_DTYPE_FP32, dims, 2, v);
+    const char *labels[] = {"zero", "one", "", "three"};
+    inferd_tensor_t *r = NULL;
+    inferd_err_t err = {0};
+    /* Batched: each row on its own; ties by index; NaN last; empty label omitted. */
+    assert_int_equal(inferd_v2_classify("p", t, 2, 4, labels, 4, &r, &err), INFERD_OK);
+    assert_int_equal(r->ndim, 2);
+    assert_int_equal(r->dims[0], 2);
+    assert_int_equal(r->dims[1], 4);
+    const char *want[] = {"0.700000:1:one",
+                          "0.700000:3:three",
+                          "0.200000:2",
+                          "0.100000:0:zero",
+                          "100000002004087734272.000000:3:three",
+                          "5.000000:0:zero",
+                          "-1.000000:2",
+                          "nan:1:one"};
+    expect_strings(r, want, 8);
+    inferd_tensor_unref(r);
+    /* Not batched: the whole tensor is one item; k is capped at the element count. */
+    assert_int_equal(inferd_v2_classify("p", t, -1, 2, NULL, 0, &r, &err), INFERD_OK);
+    assert_int_equal(r->ndim, 1);
+    assert_int_equal(r->dims[0], 2);
+    const char *want2[] = {"100000002004087734272.000000:7", "5.000000:4"};
+    expect_strings(r, want2, 2);
+    inferd_tensor_unref(r);
+    assert_int_equal(inferd_v2_classify("p", t, 2, 100, NULL, 0, &r, &err), INFERD_OK);
+    assert_int_equal(r->dims[1], 4);
+    inferd_tensor_unref(r);
+    inferd_tensor_unref(t);
+    assert_no_live_tensors();
+}
+
+static void classify_integers_and_doubles(void **state)
+{
+    (void)state;
+    inferd_tensor_t *r = NULL;
+    inferd_err_t err = {0};
+    int64_t d3[1] = {3};
+    int64_t i64[3] = {INT64_MIN, INT64_MAX, -1};
+    inferd_tensor_t *t = make_tensor(INFERD_DTYPE_INT64, d3, 1, i64);
+    assert_int_equal(inferd_v2_classify("p", t, -1, 3, NULL, 0, &r, &err), INFERD_OK);
+    const char *w1[] = {"9223372036854775807:1", "-1:2", "-9223372036854775808:0"};
+    expect_strings(r, w1, 3);
+    inferd_tensor_unref(r);
+    inferd_tensor_unref(t);
+    uint64_t u64[3] = {UINT64_MAX, 0, UINT64_MAX - 1};
+    t = make_tensor(INFERD_DTYPE_UINT64, d3, 1, u64);
+    assert_int_equal(inferd_v2_classify("p", t, -1, 2, NULL, 0, &r, &err), INFERD_OK);
+    const char *w2[] = {"18446744073709551615:0", "18446744073709551614:2"};
+    expect_strings(r, w2, 2);
+    inferd_tensor_unref(r);
+    inferd_tensor_unref(t);
+    int8_t i8[3] = {-128, 127, 0};
+    t = make_tensor(INFERD_DTYPE_INT8, d3, 1, i8);
+    assert_int_equal(inferd_v2_classify("p", t, -1, 1, NULL, 0, &r, &err), INFERD_OK);
+    const char *w3[] = {"127:1"};
+    expect_strings(r, w3, 1);
+    inferd_tensor_unref(r);
+    inferd_tensor_unref(t);
+    double f64[3] = {0.1234567, -2.5, 1e-9};
+    t = make_tensor(INFERD_DTYPE_FP64, d3, 1, f64);
+    assert_int_equal(inferd_v2_classify("p", t, -1, 3, NULL, 0, &r, &err), INFERD_OK);
+    const char *w4[] = {"0.123457:0", "0.000000:2", "-2.500000:1"};
+    expect_strings(r, w4, 3);
+    inferd_tensor_unref(r);
+    inferd_tensor_unref(t);
+    assert_no_live_tensors();
+}
+
+static void classify_errors(void **state)
+{
+    (void)state;
+    inferd_tensor_t *r = NULL;
+    inferd_err_t err = {0};
+    int64_t d1[1] = {2};
+    uint16_t h[2] = {0x3c00, 0};
+    static const inferd_dtype_t bad[] = {INFERD_DTYPE_BOOL, INFERD_DTYPE_FP16, INFERD_DTYPE_BF16};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        assert_false(inferd_v2_classification_supported(bad[i]));
+        inferd_tensor_t *t = make_tensor(bad[i], d1, 1, h);
+        expect_err_has(inferd_v2_classify("out", t, -1, 1, NULL, 0, &r, &err), &err,
+                       "output 'out': class result not available");
+        expect_err_has(inferd_v2_classify("out", t, -1, 1, NULL, 0, &r, &err), &err,
+                       inferd_dtype_name(bad[i]));
+        assert_null(r);
+        inferd_tensor_unref(t);
+    }
+    assert_false(inferd_v2_classification_supported(INFERD_DTYPE_BYTES));
+    assert_true(inferd_v2_classification_supported(INFERD_DTYPE_FP32));
+    assert_true(inferd_v2_classification_supported(INFERD_DTYPE_UINT8));
+    /* Over the element cap. */
+    int64_t big[1] = {INFERD_V2_CLASSIFICATION_MAX_ELEMENTS + 1};
+    inferd_tensor_t *t =
+        inferd_tensor_create(INFERD_DTYPE_UINT8, big, 1, 0, INFERD_OWNER_REQUEST, NULL);
+    expect_err_has(inferd_v2_classify("out", t, -1, 1, NULL, 0, &r, &err), &err, "limit");
+    inferd_tensor_unref(t);
+    assert_no_live_tensors();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -758,6 +1055,13 @@ int main(void)
         cmocka_unit_test(request_parameter_errors),
         cmocka_unit_test(request_input_errors),
         cmocka_unit_test(request_output_errors),
+        cmocka_unit_test(header_length),
+        cmocka_unit_test(layout_binary),
+        cmocka_unit_test(binary_views),
+        cmocka_unit_test(binary_size_errors),
+        cmocka_unit_test(classify_fp32),
+        cmocka_unit_test(classify_integers_and_doubles),
+        cmocka_unit_test(classify_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

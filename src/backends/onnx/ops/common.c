@@ -8,6 +8,7 @@ void inferd_onnx_shape_of(const inferd_tensor_t *t, inferd_onnx_shape_t *s)
 {
     s->ndim = t->ndim;
     memcpy(s->dims, t->dims, sizeof(s->dims));
+    s->nbytes = t->dtype == INFERD_DTYPE_BYTES ? t->nbytes : 0;
 }
 
 int64_t inferd_onnx_dims_prod(const int64_t *dims, int from, int to)
@@ -113,6 +114,81 @@ bool inferd_onnx_dtype_is_int(inferd_dtype_t dt)
     }
 }
 
+double inferd_onnx_load_f64(const void *p, inferd_dtype_t dt, uint64_t i)
+{
+    switch (dt) {
+    case INFERD_DTYPE_FP32: return ((const float *)p)[i];
+    case INFERD_DTYPE_FP64: return ((const double *)p)[i];
+    case INFERD_DTYPE_FP16: return inferd_fp16_to_fp32(((const uint16_t *)p)[i]);
+    case INFERD_DTYPE_BF16: return inferd_bf16_to_fp32(((const uint16_t *)p)[i]);
+    case INFERD_DTYPE_INT8: return ((const int8_t *)p)[i];
+    case INFERD_DTYPE_INT16: return ((const int16_t *)p)[i];
+    case INFERD_DTYPE_INT32: return ((const int32_t *)p)[i];
+    case INFERD_DTYPE_INT64: return (double)((const int64_t *)p)[i];
+    case INFERD_DTYPE_BOOL:
+    case INFERD_DTYPE_UINT8: return ((const uint8_t *)p)[i];
+    case INFERD_DTYPE_UINT16: return ((const uint16_t *)p)[i];
+    case INFERD_DTYPE_UINT32: return ((const uint32_t *)p)[i];
+    case INFERD_DTYPE_UINT64: return (double)((const uint64_t *)p)[i];
+    default: return 0;
+    }
+}
+
+/* double -> int64 truncating; NaN -> 0; saturating outside int64 (as Cast does). */
+static int64_t f64_to_i64(double v)
+{
+    if (v != v)
+        return 0;
+    if (v >= 9223372036854775808.0)
+        return INT64_MAX;
+    if (v <= -9223372036854775808.0)
+        return INT64_MIN;
+    return (int64_t)v;
+}
+
+void inferd_onnx_store_f64(void *p, inferd_dtype_t dt, uint64_t i, double v)
+{
+    switch (dt) {
+    case INFERD_DTYPE_FP32: ((float *)p)[i] = (float)v; break;
+    case INFERD_DTYPE_FP64: ((double *)p)[i] = v; break;
+    case INFERD_DTYPE_FP16: ((uint16_t *)p)[i] = inferd_fp32_to_fp16((float)v); break;
+    case INFERD_DTYPE_BF16: ((uint16_t *)p)[i] = inferd_fp32_to_bf16((float)v); break;
+    case INFERD_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; break;
+    case INFERD_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)f64_to_i64(v); break;
+    case INFERD_DTYPE_INT16: ((int16_t *)p)[i] = (int16_t)f64_to_i64(v); break;
+    case INFERD_DTYPE_INT32: ((int32_t *)p)[i] = (int32_t)f64_to_i64(v); break;
+    case INFERD_DTYPE_INT64: ((int64_t *)p)[i] = f64_to_i64(v); break;
+    case INFERD_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)f64_to_i64(v); break;
+    case INFERD_DTYPE_UINT16: ((uint16_t *)p)[i] = (uint16_t)f64_to_i64(v); break;
+    case INFERD_DTYPE_UINT32: ((uint32_t *)p)[i] = (uint32_t)f64_to_i64(v); break;
+    case INFERD_DTYPE_UINT64:
+        ((uint64_t *)p)[i] = v >= 9223372036854775808.0 ? (uint64_t)v : (uint64_t)f64_to_i64(v);
+        break;
+    default: break;
+    }
+}
+
+inferd_dtype_t inferd_onnx_dtype_from_enum(int64_t t)
+{
+    switch (t) {
+    case 1: return INFERD_DTYPE_FP32;
+    case 2: return INFERD_DTYPE_UINT8;
+    case 3: return INFERD_DTYPE_INT8;
+    case 4: return INFERD_DTYPE_UINT16;
+    case 5: return INFERD_DTYPE_INT16;
+    case 6: return INFERD_DTYPE_INT32;
+    case 7: return INFERD_DTYPE_INT64;
+    case 8: return INFERD_DTYPE_BYTES;
+    case 9: return INFERD_DTYPE_BOOL;
+    case 10: return INFERD_DTYPE_FP16;
+    case 11: return INFERD_DTYPE_FP64;
+    case 12: return INFERD_DTYPE_UINT32;
+    case 13: return INFERD_DTYPE_UINT64;
+    case 16: return INFERD_DTYPE_BF16;
+    default: return INFERD_DTYPE_INVALID;
+    }
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Broadcast walk                                                                       */
 
@@ -187,5 +263,27 @@ void inferd_onnx_bcast_next(inferd_onnx_bcast_t *w)
         w->off_a -= w->sa[i] * w->dims[i];
         w->off_b -= w->sb[i] * w->dims[i];
         w->idx[i] = 0;
+    }
+}
+
+void inferd_onnx_bcast_copy(const inferd_tensor_t *src, inferd_tensor_t *dst)
+{
+    inferd_onnx_shape_t ss, sd;
+    inferd_onnx_shape_of(src, &ss);
+    inferd_onnx_shape_of(dst, &sd);
+    inferd_onnx_bcast_t w;
+    inferd_onnx_bcast_init(&w, &ss, &ss, &sd);
+    size_t es = inferd_dtype_size(src->dtype);
+    const char *ps = src->data;
+    char *pd = dst->data;
+    for (int64_t row = 0; row < w.rows; row++) {
+        char *out = pd + (size_t)(row * w.inner) * es;
+        const char *in = ps + (size_t)w.off_a * es;
+        if (w.inner_sa)
+            memcpy(out, in, (size_t)w.inner * es);
+        else
+            for (int64_t i = 0; i < w.inner; i++)
+                memcpy(out + (size_t)i * es, in, es);
+        inferd_onnx_bcast_next(&w);
     }
 }

@@ -11,6 +11,8 @@
 #include "backends/onnx/ops/ops.h"
 
 #include <cblas.h>
+
+#include "backends/onnx/kernels/sgemm.h"
 #include <limits.h>
 #include <string.h>
 
@@ -25,38 +27,20 @@ static inferd_status_t check_blas_dims(int64_t m, int64_t n, int64_t k, inferd_e
     return INFERD_OK;
 }
 
-/* Row-major Y[M,N] = alpha * op(A) * op(B) + beta * Y for float, with the vector cases on
- * sgemv. lda/ldb are the stored row lengths. Y must be zeroed when beta is 0 (BLAS may
- * read it). */
+/* Row-major Y[M,N] = alpha * op(A) * op(B) + beta * Y for float. lda/ldb are the stored
+ * row lengths. The row-stable kernel (kernels/sgemm.h) keeps a request's answer identical
+ * whether it runs alone or in a batch; BLAS is only the fallback when that kernel cannot
+ * get its scratch memory. */
 static void sgemm_rm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                      int64_t lda, const float *b, int64_t ldb, float beta, float *y)
 {
     if (m == 0 || n == 0)
         return;
+    if (inferd_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, y))
+        return;
     if (k == 0) {
-        /* op(A) * op(B) is all zeros; BLAS would reject lda = 0. */
         for (int64_t i = 0; i < m * n; i++)
             y[i] *= beta;
-        return;
-    }
-    if (m == 1) {
-        /* A is one row (or, transposed, one column): either way k contiguous values. */
-        if (tb)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, alpha, b, (int)ldb, a, 1, beta,
-                        y, 1);
-        else
-            cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, alpha, b, (int)ldb, a, 1, beta,
-                        y, 1);
-        return;
-    }
-    if (n == 1 && !tb) {
-        /* B is one column of k contiguous values. */
-        if (ta)
-            cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)m, alpha, a, (int)lda, b, 1, beta,
-                        y, 1);
-        else
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)k, alpha, a, (int)lda, b, 1, beta,
-                        y, 1);
         return;
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,

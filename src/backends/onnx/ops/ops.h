@@ -30,6 +30,7 @@ typedef struct inferd_onnx_init {
     inferd_tensor_t *const *in_consts; /* per input slot; the tensor when it is a constant */
     inferd_dtype_t *out_types;         /* init sets each present output's dtype */
     inferd_tensor_t **out_consts;      /* init may set an output computed at load (owned) */
+    const inferd_onnx_graph_t *graph;  /* the node's graph (Gradient reads the forward part) */
 } inferd_onnx_init_t;
 
 typedef inferd_status_t (*inferd_onnx_init_fn)(inferd_onnx_init_t *ic, inferd_err_t *err);
@@ -70,6 +71,48 @@ extern const inferd_onnx_op_t inferd_onnx_ops_shape[];
 extern const size_t inferd_onnx_ops_shape_count;
 extern const inferd_onnx_op_t inferd_onnx_ops_softmax[];
 extern const size_t inferd_onnx_ops_softmax_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_conv[];
+extern const size_t inferd_onnx_ops_conv_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_pool[];
+extern const size_t inferd_onnx_ops_pool_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_norm[];
+extern const size_t inferd_onnx_ops_norm_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_resize[];
+extern const size_t inferd_onnx_ops_resize_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_rnn[];
+extern const size_t inferd_onnx_ops_rnn_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_quant[];
+extern const size_t inferd_onnx_ops_quant_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_einsum[];
+extern const size_t inferd_onnx_ops_einsum_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_roialign[];
+extern const size_t inferd_onnx_ops_roialign_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_gridsample[];
+extern const size_t inferd_onnx_ops_gridsample_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_nms[];
+extern const size_t inferd_onnx_ops_nms_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_unary[];
+extern const size_t inferd_onnx_ops_unary_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_elementwise[];
+extern const size_t inferd_onnx_ops_elementwise_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_tensor[];
+extern const size_t inferd_onnx_ops_tensor_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_indexing[];
+extern const size_t inferd_onnx_ops_indexing_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_loss[];
+extern const size_t inferd_onnx_ops_loss_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_linalg[];
+extern const size_t inferd_onnx_ops_linalg_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_string[];
+extern const size_t inferd_onnx_ops_string_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_training[];
+extern const size_t inferd_onnx_ops_training_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_signal[];
+extern const size_t inferd_onnx_ops_signal_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_control[];
+extern const size_t inferd_onnx_ops_control_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_sequence[];
+extern const size_t inferd_onnx_ops_sequence_count;
 
 /* ------------------------------------------------------------------------------------ */
 /* Helpers (common.c). None allocates; all may run on any thread.                       */
@@ -100,6 +143,28 @@ inferd_status_t inferd_onnx_read_ints(const inferd_tensor_t *t, const char *what
 /* Error for an input dtype that the node's op has no kernel for. */
 inferd_status_t inferd_onnx_unsupported_dtype(const inferd_onnx_init_t *ic, int slot,
                                               inferd_err_t *err);
+
+/* Element i of a numeric (or BOOL) array of type dt, as a double: the slow, general path
+ * for ops whose kernels do not need to be fast. Integers beyond 2^53 round. */
+double inferd_onnx_load_f64(const void *data, inferd_dtype_t dt, uint64_t i);
+
+/* Stores v as element i of a numeric (or BOOL) array of type dt: floats round to
+ * nearest (FP16/BF16 to nearest even), integers truncate toward zero and wrap. */
+void inferd_onnx_store_f64(void *data, inferd_dtype_t dt, uint64_t i, double v);
+
+/* The dtype for an ONNX TensorProto.DataType number (attributes such as Cast's `to`);
+ * INVALID for types the engine lacks. */
+inferd_dtype_t inferd_onnx_dtype_from_enum(int64_t t);
+
+/* Copies src into dst, broadcasting src's shape to dst's (same dtype, fixed size). */
+void inferd_onnx_bcast_copy(const inferd_tensor_t *src, inferd_tensor_t *dst);
+
+/* Sequence values (ops/sequence.c) exist only inside a graph. Their value dtype is this
+ * engine-private code above every real dtype, so no tensor kernel accepts one, and it
+ * names the element type: INFERD_ONNX_SEQ(elem). */
+#define INFERD_ONNX_SEQ(elem) ((inferd_dtype_t)(INFERD_DTYPE_COUNT_ + (int)(elem)))
+#define INFERD_ONNX_IS_SEQ(dt) ((int)(dt) > INFERD_DTYPE_COUNT_)
+#define INFERD_ONNX_SEQ_ELEM(dt) ((inferd_dtype_t)((int)(dt) - INFERD_DTYPE_COUNT_))
 
 bool inferd_onnx_dtype_is_float(inferd_dtype_t dt); /* FP16, BF16, FP32, FP64 */
 bool inferd_onnx_dtype_is_int(inferd_dtype_t dt);   /* signed or unsigned integer */

@@ -1,10 +1,12 @@
-/* Softmax and LogSoftmax.
+/* Softmax, LogSoftmax and Hardmax.
  *
  * Before opset 13 the input is coerced to 2-D at `axis` (default 1): dims before the axis
  * form the rows and everything from the axis on is normalized together. From opset 13
  * the op normalizes along the single dimension `axis` (default -1). Both are the same
  * kernel over an (outer, n, inner) view of the data: the 2-D form is inner = 1. The max
- * is subtracted first so exp never overflows. Kernels: FP32, FP64. */
+ * is subtracted first so exp never overflows. Kernels: FP32, FP64. Hardmax (same axis
+ * rules) writes 1 at the first maximum of each normalized group and 0 elsewhere, for
+ * FP32, FP64 and FP16. */
 #include "backends/onnx/ops/ops.h"
 
 #include <math.h>
@@ -112,6 +114,48 @@ static inferd_status_t init_common(inferd_onnx_init_t *ic, bool log, inferd_err_
     return INFERD_OK;
 }
 
+static inferd_status_t hardmax_compute(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
+                                       inferd_tensor_t *const *out, inferd_err_t *err)
+{
+    int64_t outer, n, inner;
+    if (split(node->op_data, in[0], &outer, &n, &inner, err) != INFERD_OK)
+        return err ? err->code : INFERD_E_INVALID_ARG;
+    inferd_dtype_t dt = in[0]->dtype;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t k = 0; k < inner; k++) {
+            uint64_t base = (uint64_t)(o * n * inner + k);
+            int64_t at = 0;
+            double best = n ? inferd_onnx_load_f64(in[0]->data, dt, base) : 0;
+            for (int64_t i = 1; i < n; i++) {
+                double v = inferd_onnx_load_f64(in[0]->data, dt, base + (uint64_t)(i * inner));
+                if (v > best) {
+                    best = v;
+                    at = i;
+                }
+            }
+            for (int64_t i = 0; i < n; i++)
+                inferd_onnx_store_f64(out[0]->data, dt, base + (uint64_t)(i * inner),
+                                      i == at ? 1.0 : 0.0);
+        }
+    return INFERD_OK;
+}
+
+static inferd_status_t hardmax_init(inferd_onnx_init_t *ic, inferd_err_t *err)
+{
+    inferd_dtype_t dt = ic->in_types[0];
+    if (dt != INFERD_DTYPE_FP32 && dt != INFERD_DTYPE_FP64 && dt != INFERD_DTYPE_FP16)
+        return inferd_onnx_unsupported_dtype(ic, 0, err);
+    softmax_data_t d = {.coerce_2d = ic->node->opset < 13};
+    if (inferd_onnx_attr_int(ic->node, "axis", d.coerce_2d ? 1 : -1, &d.axis, err) != INFERD_OK)
+        return err ? err->code : INFERD_E_INVALID_ARG;
+    softmax_data_t *p = inferd_xmalloc(sizeof(*p));
+    *p = d;
+    ic->node->op_data = p;
+    ic->node->compute = hardmax_compute;
+    ic->out_types[0] = dt;
+    return INFERD_OK;
+}
+
 static inferd_status_t softmax_init(inferd_onnx_init_t *ic, inferd_err_t *err)
 {
     return init_common(ic, false, err);
@@ -129,6 +173,9 @@ const inferd_onnx_op_t inferd_onnx_ops_softmax[] = {
     {"", "LogSoftmax", 1, 1, 1, 1, logsoftmax_init, softmax_reshape},
     {"", "LogSoftmax", 11, 1, 1, 1, logsoftmax_init, softmax_reshape},
     {"", "LogSoftmax", 13, 1, 1, 1, logsoftmax_init, softmax_reshape},
+    {"", "Hardmax", 1, 1, 1, 1, hardmax_init, softmax_reshape},
+    {"", "Hardmax", 11, 1, 1, 1, hardmax_init, softmax_reshape},
+    {"", "Hardmax", 13, 1, 1, 1, hardmax_init, softmax_reshape},
 };
 const size_t inferd_onnx_ops_softmax_count =
     sizeof(inferd_onnx_ops_softmax) / sizeof(inferd_onnx_ops_softmax[0]);

@@ -1,0 +1,998 @@
+/* Convolutions: Conv, ConvTranspose, ConvInteger and QLinearConv, in 1 to 6 spatial dims.
+ *
+ * Conv lowers each (batch, group) to one GEMM: im2col unrolls the input windows into a
+ * [C/group * prod(kernel), prod(out)] matrix and OpenBLAS multiplies the group's
+ * [M/group, C/group * prod(kernel)] weights by it. The column buffer is allocated once per
+ * call and reused across batches and groups; a 1x1 kernel with unit stride and no padding
+ * skips it and reads the input directly. 2-D windows (the hot case) unroll whole rows with
+ * memcpy; depthwise 2-D convolutions (one input channel per group) skip the GEMM and
+ * accumulate shifted rows directly. ConvTranspose is the adjoint: a GEMM with the
+ * transposed weights produces columns that col2im scatters (adds) into the output.
+ * The integer convolutions subtract the zero points while unrolling, accumulate exactly in
+ * int32 and, for QLinearConv, requantize per output channel.
+ *
+ * The column buffers are the only allocations kernels make here (refused, not wrapped,
+ * when their size overflows); the memory planner will hand out scratch instead once it
+ * exists. Conv and ConvTranspose are FP32; the integer ones take UINT8/INT8. */
+#include "backends/onnx/ops/ops.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#include "backends/onnx/ops/spatial.h"
+#include "core/alloc.h"
+
+typedef struct conv_data {
+    inferd_onnx_spatial_t sp;
+    int64_t group;
+    /* ConvTranspose only */
+    int n_output_padding, n_output_shape;
+    int64_t output_padding[INFERD_ONNX_MAX_SPATIAL];
+    int64_t output_shape[INFERD_MAX_DIMS];
+    /* Conv with a constant 3x3 W, group 1, unit strides and dilations: W transformed for
+     * Winograd F(2x2, 3x3) at load, as 16 matrices [M, C] (NULL when not applicable). It
+     * lives in the same allocation as this struct. */
+    const float *wino_u;
+    int64_t wino_m, wino_c;
+} conv_data_t;
+
+static inferd_status_t fail(inferd_err_t *err)
+{
+    return err ? err->code : INFERD_E_INVALID_ARG;
+}
+
+/* Allocates a scratch buffer of a * b elements of elem bytes (at least one byte), or
+ * returns NULL when that count overflows or memory runs out. */
+static void *scratch_alloc(int64_t a, int64_t b, size_t elem, size_t extra)
+{
+    size_t n;
+    if (a < 0 || b < 0 || __builtin_mul_overflow((size_t)a, (size_t)b, &n) ||
+        __builtin_mul_overflow(n, elem, &n) || __builtin_add_overflow(n, extra + 1, &n))
+        return NULL;
+    return inferd_malloc(n);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* im2col / col2im                                                                      */
+
+/* Decodes a flat index over the dims of w->out (or w->k) into a multi-index. */
+static void unflatten(int64_t idx, const int64_t *dims, int n, int64_t *out)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        out[i] = idx % dims[i];
+        idx /= dims[i];
+    }
+}
+
+/* Unrolls channels [0, c) of x (each prod(w->in) elements) into col, one row per (channel,
+ * kernel offset) and one column per output position. Out-of-image taps read zero. The
+ * innermost output dim is the inner loop so that the common stride-1 row is a straight
+ * copy. */
+#define IM2COL(name, T)                                                                            \
+    static void name(const T *x, int64_t c, const inferd_onnx_window_t *w, T *col)                 \
+    {                                                                                              \
+        int n = w->nsp, last = n - 1;                                                              \
+        int64_t in_size = inferd_onnx_dims_prod(w->in, 0, n);                                      \
+        int64_t kk_n = inferd_onnx_dims_prod(w->k, 0, n);                                          \
+        int64_t outer = inferd_onnx_dims_prod(w->out, 0, last), ow_n = w->out[last];               \
+        int64_t kidx[INFERD_ONNX_MAX_SPATIAL], oidx[INFERD_ONNX_MAX_SPATIAL];                      \
+        for (int64_t ch = 0; ch < c; ch++) {                                                       \
+            const T *xc = x + ch * in_size;                                                        \
+            for (int64_t kk = 0; kk < kk_n; kk++) {                                                \
+                unflatten(kk, w->k, n, kidx);                                                      \
+                T *row = col + (ch * kk_n + kk) * outer * ow_n;                                    \
+                int64_t kl = kidx[last] * w->d[last] - w->pb[last];                                \
+                for (int64_t o = 0; o < outer; o++) {                                              \
+                    unflatten(o, w->out, last, oidx);                                              \
+                    int64_t base = 0;                                                              \
+                    bool inside = true;                                                            \
+                    for (int i = 0; i < last; i++) {                                               \
+                        int64_t p = oidx[i] * w->s[i] - w->pb[i] + kidx[i] * w->d[i];              \
+                        if (p < 0 || p >= w->in[i]) {                                              \
+                            inside = false;                                                        \
+                            break;                                                                 \
+                        }                                                                          \
+                        base = base * w->in[i] + p;                                                \
+                    }                                                                              \
+                    T *dst = row + o * ow_n;                                                       \
+                    if (!inside) {                                                                 \
+                        memset(dst, 0, (size_t)ow_n * sizeof(T));                                  \
+                        continue;                                                                  \
+                    }                                                                              \
+                    const T *src = xc + base * w->in[last];                                        \
+                    int64_t sl = w->s[last], il = w->in[last];                                     \
+                    for (int64_t ow = 0; ow < ow_n; ow++) {                                        \
+                        int64_t p = ow * sl + kl;                                                  \
+                        dst[ow] = (p >= 0 && p < il) ? src[p] : (T)0;                              \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+IM2COL(im2col_f32, float)
+IM2COL(im2col_i32, int32_t)
+
+/* The range [*lo, *hi) of output columns ow whose input column ow * s + off falls inside
+ * [0, w); outside it a tap reads padding. */
+static void valid_cols(int64_t off, int64_t s, int64_t w, int64_t ow_n, int64_t *lo, int64_t *hi)
+{
+    int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t h = w - off <= 0 ? 0 : (w - off + s - 1) / s;
+    l = l < ow_n ? l : ow_n;
+    h = h < ow_n ? h : ow_n;
+    *lo = l;
+    *hi = h > l ? h : l;
+}
+
+/* im2col for 2-D windows, the hot case: each (channel, kh, kw) row is built from whole
+ * input rows, with the padded edges zeroed once and the valid middle copied (memcpy at
+ * stride 1). */
+static void im2col_2d_f32(const float *x, int64_t c, const inferd_onnx_window_t *w, float *col)
+{
+    int64_t ih_n = w->in[0], iw_n = w->in[1], oh_n = w->out[0], ow_n = w->out[1];
+    int64_t kh_n = w->k[0], kw_n = w->k[1];
+    for (int64_t ch = 0; ch < c; ch++) {
+        const float *xc = x + ch * ih_n * iw_n;
+        for (int64_t kh = 0; kh < kh_n; kh++) {
+            for (int64_t kw = 0; kw < kw_n; kw++) {
+                float *row = col + ((ch * kh_n + kh) * kw_n + kw) * oh_n * ow_n;
+                int64_t off_w = kw * w->d[1] - w->pb[1], lo, hi;
+                valid_cols(off_w, w->s[1], iw_n, ow_n, &lo, &hi);
+                for (int64_t oh = 0; oh < oh_n; oh++) {
+                    float *dst = row + oh * ow_n;
+                    int64_t ih = oh * w->s[0] - w->pb[0] + kh * w->d[0];
+                    if (ih < 0 || ih >= ih_n) {
+                        memset(dst, 0, (size_t)ow_n * sizeof(float));
+                        continue;
+                    }
+                    /* Indexed as src[ow * stride + off_w]; off_w may be negative, so no pointer is
+                     * formed before the row. */
+                    const float *src = xc + ih * iw_n;
+                    if (lo > 0)
+                        memset(dst, 0, (size_t)lo * sizeof(float));
+                    if (w->s[1] == 1) {
+                        memcpy(dst + lo, src + lo + off_w, (size_t)(hi - lo) * sizeof(float));
+                    } else {
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            dst[ow] = src[ow * w->s[1] + off_w];
+                    }
+                    if (hi < ow_n)
+                        memset(dst + hi, 0, (size_t)(ow_n - hi) * sizeof(float));
+                }
+            }
+        }
+    }
+}
+
+/* dst[i] += a * src[i]. Unrolled by eight with restrict pointers so that the -O2 SLP
+ * vectorizer turns each block into SIMD code without a runtime alias check. */
+static void axpy_f32(float *restrict dst, const float *restrict src, float a, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        dst[i + 0] += a * src[i + 0];
+        dst[i + 1] += a * src[i + 1];
+        dst[i + 2] += a * src[i + 2];
+        dst[i + 3] += a * src[i + 3];
+        dst[i + 4] += a * src[i + 4];
+        dst[i + 5] += a * src[i + 5];
+        dst[i + 6] += a * src[i + 6];
+        dst[i + 7] += a * src[i + 7];
+    }
+    for (; i < n; i++)
+        dst[i] += a * src[i];
+}
+
+/* Depthwise 2-D convolution (one input channel per group): each output plane accumulates
+ * weight * shifted input rows directly, with no column buffer. y must hold the bias. */
+static void depthwise_2d_f32(const float *x, const float *wt, const inferd_onnx_window_t *w,
+                             float *y)
+{
+    int64_t ih_n = w->in[0], iw_n = w->in[1], oh_n = w->out[0], ow_n = w->out[1];
+    int64_t kh_n = w->k[0], kw_n = w->k[1], sw = w->s[1];
+    for (int64_t kh = 0; kh < kh_n; kh++) {
+        for (int64_t kw = 0; kw < kw_n; kw++) {
+            float wv = wt[kh * kw_n + kw];
+            int64_t off_w = kw * w->d[1] - w->pb[1], lo, hi;
+            valid_cols(off_w, sw, iw_n, ow_n, &lo, &hi);
+            for (int64_t oh = 0; oh < oh_n; oh++) {
+                int64_t ih = oh * w->s[0] - w->pb[0] + kh * w->d[0];
+                if (ih < 0 || ih >= ih_n)
+                    continue;
+                const float *src = x + ih * iw_n;
+                float *dst = y + oh * ow_n;
+                if (sw == 1) {
+                    axpy_f32(dst + lo, src + lo + off_w, wv, hi - lo);
+                } else if (sw == 2 && hi - lo <= 512) {
+                    /* Stride 2 (MobileNet's downsampling layers): gather the even
+                     * columns once so the multiply-add runs on contiguous data. */
+                    float tmp[512];
+                    for (int64_t ow = lo; ow < hi; ow++)
+                        tmp[ow - lo] = src[ow * 2 + off_w];
+                    axpy_f32(dst + lo, tmp, wv, hi - lo);
+                } else {
+                    for (int64_t ow = lo; ow < hi; ow++)
+                        dst[ow] += wv * src[ow * sw + off_w];
+                }
+            }
+        }
+    }
+}
+
+/* The adjoint of im2col for ConvTranspose: col has one row per (output channel, kernel
+ * offset) and one column per *input* position (w->in); each value is added to the output
+ * position it maps to (w->out, the transposed conv's output). */
+static void col2im_f32(const float *col, int64_t c, const inferd_onnx_window_t *w, float *y)
+{
+    int n = w->nsp;
+    int64_t out_size = inferd_onnx_dims_prod(w->out, 0, n);
+    int64_t in_size = inferd_onnx_dims_prod(w->in, 0, n);
+    int64_t kk_n = inferd_onnx_dims_prod(w->k, 0, n);
+    int64_t kidx[INFERD_ONNX_MAX_SPATIAL], iidx[INFERD_ONNX_MAX_SPATIAL];
+    for (int64_t ch = 0; ch < c; ch++) {
+        float *yc = y + ch * out_size;
+        for (int64_t kk = 0; kk < kk_n; kk++) {
+            unflatten(kk, w->k, n, kidx);
+            const float *row = col + (ch * kk_n + kk) * in_size;
+            for (int64_t i = 0; i < in_size; i++) {
+                unflatten(i, w->in, n, iidx);
+                int64_t off = 0;
+                bool inside = true;
+                for (int d = 0; d < n; d++) {
+                    int64_t p = iidx[d] * w->s[d] - w->pb[d] + kidx[d] * w->d[d];
+                    if (p < 0 || p >= w->out[d]) {
+                        inside = false;
+                        break;
+                    }
+                    off = off * w->out[d] + p;
+                }
+                if (inside)
+                    yc[off] += row[i];
+            }
+        }
+    }
+}
+
+/* col2im for 2-D windows: each (channel, kh, kw) row of col adds into the output rows it
+ * maps to, over the clamped range of input columns whose target is inside the image. */
+static void col2im_2d_f32(const float *col, int64_t c, const inferd_onnx_window_t *w, float *y)
+{
+    int64_t ih_n = w->in[0], iw_n = w->in[1], oh_n = w->out[0], ow_n = w->out[1];
+    int64_t kh_n = w->k[0], kw_n = w->k[1], sw = w->s[1];
+    for (int64_t ch = 0; ch < c; ch++) {
+        float *yc = y + ch * oh_n * ow_n;
+        for (int64_t kh = 0; kh < kh_n; kh++) {
+            for (int64_t kw = 0; kw < kw_n; kw++) {
+                const float *row = col + ((ch * kh_n + kh) * kw_n + kw) * ih_n * iw_n;
+                int64_t off_w = kw * w->d[1] - w->pb[1], lo, hi;
+                valid_cols(off_w, sw, ow_n, iw_n, &lo, &hi);
+                for (int64_t ih = 0; ih < ih_n; ih++) {
+                    int64_t oh = ih * w->s[0] - w->pb[0] + kh * w->d[0];
+                    if (oh < 0 || oh >= oh_n)
+                        continue;
+                    float *dst = yc + oh * ow_n;
+                    const float *src = row + ih * iw_n;
+                    if (sw == 1) {
+                        for (int64_t iw = lo; iw < hi; iw++)
+                            dst[iw + off_w] += src[iw];
+                    } else {
+                        for (int64_t iw = lo; iw < hi; iw++)
+                            dst[iw * sw + off_w] += src[iw];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Shapes                                                                               */
+
+/* Geometry of a Conv-like node: X [N, C, in...], W [M, C/group, k...]. */
+typedef struct conv_geom {
+    int64_t n, c, m, group;
+    inferd_onnx_window_t w;
+} conv_geom_t;
+
+static inferd_status_t conv_geom(const conv_data_t *d, const inferd_tensor_t *x,
+                                 const inferd_tensor_t *wt, conv_geom_t *g, inferd_err_t *err)
+{
+    char sx[128], sw[128];
+    if (x->ndim < 3 || wt->ndim != x->ndim)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "X %s and W %s must have the same rank, at least 3",
+                              inferd_onnx_dims_str(x->dims, x->ndim, sx, sizeof(sx)),
+                              inferd_onnx_dims_str(wt->dims, wt->ndim, sw, sizeof(sw)));
+    g->n = x->dims[0];
+    g->c = x->dims[1];
+    g->m = wt->dims[0];
+    g->group = d->group;
+    if (g->group <= 0 || g->c % g->group || g->m % g->group || wt->dims[1] != g->c / g->group)
+        return inferd_err_set(
+            err, INFERD_E_INVALID_ARG, "X %s and W %s do not match with group=%lld",
+            inferd_onnx_dims_str(x->dims, x->ndim, sx, sizeof(sx)),
+            inferd_onnx_dims_str(wt->dims, wt->ndim, sw, sizeof(sw)), (long long)g->group);
+    int nsp = x->ndim - 2;
+    for (int i = 0; i < d->sp.n_kernel && i < nsp; i++)
+        if (d->sp.kernel[i] != wt->dims[2 + i])
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "kernel_shape disagrees with W %s",
+                                  inferd_onnx_dims_str(wt->dims, wt->ndim, sw, sizeof(sw)));
+    return inferd_onnx_window_make(&d->sp, nsp, x->dims + 2, wt->dims + 2, &g->w, err);
+}
+
+static inferd_status_t check_bias(const inferd_tensor_t *b, int64_t m, inferd_err_t *err)
+{
+    if (b && (b->ndim != 1 || b->dims[0] != m))
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "bias must be 1-D of %lld values",
+                              (long long)m);
+    return INFERD_OK;
+}
+
+static inferd_status_t conv_reshape(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
+                                    inferd_onnx_shape_t *out, inferd_err_t *err)
+{
+    conv_geom_t g;
+    if (conv_geom(node->op_data, in[0], in[1], &g, err) != INFERD_OK)
+        return fail(err);
+    out[0].ndim = in[0]->ndim;
+    out[0].dims[0] = g.n;
+    out[0].dims[1] = g.m;
+    memcpy(out[0].dims + 2, g.w.out, (size_t)g.w.nsp * sizeof(int64_t));
+    return INFERD_OK;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Conv (FP32)                                                                          */
+
+static bool is_pointwise(const inferd_onnx_window_t *w)
+{
+    for (int i = 0; i < w->nsp; i++)
+        if (w->k[i] != 1 || w->s[i] != 1 || w->pb[i] != 0 || w->pe[i] != 0)
+            return false;
+    return true;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Winograd F(2x2, 3x3)                                                                 */
+
+/* A 3x3, stride-1 convolution computed on 2x2 output tiles: each 4x4 input tile d and each
+ * 3x3 filter g are transformed (V = B^T d B, U = G g G^T), the 16 transformed positions
+ * become 16 independent GEMMs [M, C] x [C, tiles], and each 4x4 product tile m goes back
+ * through Y = A^T m A. That is 16 multiplies per 4 outputs per channel pair instead of 36,
+ * a 2.25x cut in GEMM work for the 3x3 layers that dominate CNNs. U is computed once at
+ * load from the constant weights. Only group-1, unit-stride, undilated 2-D convolutions
+ * with a constant W qualify. */
+
+#define WINO_T 16 /* transformed positions per tile (4x4) */
+
+/* Transforms one 3x3 filter g (row-major) into the 4x4 u. */
+static void wino_filter(const float *g, float *u)
+{
+    float t[4][3];
+    for (int j = 0; j < 3; j++) {
+        float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
+        t[0][j] = g0;
+        t[1][j] = 0.5f * (g0 + g1 + g2);
+        t[2][j] = 0.5f * (g0 - g1 + g2);
+        t[3][j] = g2;
+    }
+    for (int i = 0; i < 4; i++) {
+        u[i * 4 + 0] = t[i][0];
+        u[i * 4 + 1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+        u[i * 4 + 2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+        u[i * 4 + 3] = t[i][2];
+    }
+}
+
+/* Sets up the Winograd weights when the node qualifies; returns false (nothing set) when
+ * it does not or the memory is not there, and the node then uses im2col. On success
+ * node->op_data is one allocation holding *d and U. */
+static bool wino_prepare(inferd_onnx_init_t *ic, const conv_data_t *d)
+{
+    const inferd_tensor_t *wt = ic->in_consts[1];
+    if (!wt || wt->ndim != 4 || wt->dims[2] != 3 || wt->dims[3] != 3 || d->group != 1)
+        return false;
+    for (int i = 0; i < d->sp.n_strides; i++)
+        if (d->sp.strides[i] != 1)
+            return false;
+    for (int i = 0; i < d->sp.n_dilations; i++)
+        if (d->sp.dilations[i] != 1)
+            return false;
+    int64_t m = wt->dims[0], c = wt->dims[1];
+    size_t n;
+    if (__builtin_mul_overflow((size_t)(m * c), (size_t)WINO_T * sizeof(float), &n) ||
+        __builtin_add_overflow(n, sizeof(conv_data_t), &n))
+        return false;
+    conv_data_t *p = inferd_malloc(n);
+    if (!p)
+        return false;
+    *p = *d;
+    float *u = (float *)(p + 1);
+    const float *g = wt->data;
+    float tile[WINO_T];
+    for (int64_t mi = 0; mi < m; mi++)
+        for (int64_t ci = 0; ci < c; ci++) {
+            wino_filter(g + (mi * c + ci) * 9, tile);
+            for (int k = 0; k < WINO_T; k++)
+                u[(k * m + mi) * c + ci] = tile[k];
+        }
+    p->wino_u = u;
+    p->wino_m = m;
+    p->wino_c = c;
+    ic->node->op_data = p;
+    return true;
+}
+
+/* Winograd's 16 GEMMs have depth C instead of 9C, and OpenBLAS loses efficiency on shallow
+ * products while the scalar transforms cost a fixed amount per tile; so it wins only with
+ * many channels and enough tiles. Measured here (1 thread, Haswell kernels): 0.6x at
+ * C=M=64 on 56x56, 1.07x at 128 on 28x28, 1.38x at 256 on 14x14, 0.7x at 512 on 7x7. The
+ * choice depends only on channel counts and the image size, never on the batch, so every
+ * image of a batch gets the same arithmetic. */
+static bool wino_worth_it(const conv_data_t *d, const conv_geom_t *g)
+{
+    int64_t tiles = ((g->w.out[0] + 1) / 2) * ((g->w.out[1] + 1) / 2);
+    return g->group == 1 && g->w.nsp == 2 && g->m == d->wino_m && g->c == d->wino_c &&
+           g->m >= 128 && g->c >= 128 && tiles >= 49;
+}
+
+static inferd_status_t wino_conv(const conv_data_t *d, const conv_geom_t *g, const float *x,
+                                 const float *bias, float *y, inferd_err_t *err)
+{
+    const inferd_onnx_window_t *w = &g->w;
+    int64_t m = g->m, c = g->c, ih_n = w->in[0], iw_n = w->in[1];
+    int64_t oh_n = w->out[0], ow_n = w->out[1];
+    int64_t th = (oh_n + 1) / 2, tw = (ow_n + 1) / 2, tiles = th * tw;
+    if (m > INT_MAX || c > INT_MAX || tiles > INT_MAX)
+        return inferd_err_set(err, INFERD_E_TOO_LARGE, "convolution too large for BLAS");
+    float *v = scratch_alloc(WINO_T * c, tiles, sizeof(float), 0);
+    float *prod = v ? scratch_alloc(WINO_T * m, tiles, sizeof(float), 0) : NULL;
+    if (!prod) {
+        inferd_free(v);
+        return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED, "out of memory for Winograd");
+    }
+    for (int64_t n = 0; n < g->n; n++) {
+        const float *xn = x + n * c * ih_n * iw_n;
+        float *yn = y + n * m * oh_n * ow_n;
+        /* Input transform: V[k][c][tile] = (B^T d B)[k]. */
+        for (int64_t ci = 0; ci < c; ci++) {
+            const float *xc = xn + ci * ih_n * iw_n;
+            for (int64_t ty = 0; ty < th; ty++) {
+                for (int64_t tx = 0; tx < tw; tx++) {
+                    float dd[4][4], t[4][4];
+                    int64_t y0 = 2 * ty - w->pb[0], x0 = 2 * tx - w->pb[1];
+                    for (int i = 0; i < 4; i++)
+                        for (int j = 0; j < 4; j++) {
+                            int64_t iy = y0 + i, ix = x0 + j;
+                            dd[i][j] = (iy >= 0 && iy < ih_n && ix >= 0 && ix < iw_n)
+                                           ? xc[iy * iw_n + ix]
+                                           : 0.0f;
+                        }
+                    for (int j = 0; j < 4; j++) {
+                        t[0][j] = dd[0][j] - dd[2][j];
+                        t[1][j] = dd[1][j] + dd[2][j];
+                        t[2][j] = dd[2][j] - dd[1][j];
+                        t[3][j] = dd[1][j] - dd[3][j];
+                    }
+                    int64_t p = ty * tw + tx;
+                    for (int i = 0; i < 4; i++) {
+                        float vv[4] = {t[i][0] - t[i][2], t[i][1] + t[i][2], t[i][2] - t[i][1],
+                                       t[i][1] - t[i][3]};
+                        for (int j = 0; j < 4; j++)
+                            v[((int64_t)(i * 4 + j) * c + ci) * tiles + p] = vv[j];
+                    }
+                }
+            }
+        }
+        /* 16 GEMMs: prod[k] [M, tiles] = U[k] [M, C] x V[k] [C, tiles]. */
+        for (int k = 0; k < WINO_T; k++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)tiles, (int)c, 1.0f,
+                        d->wino_u + (int64_t)k * m * c, (int)c, v + (int64_t)k * c * tiles,
+                        (int)tiles, 0.0f, prod + (int64_t)k * m * tiles, (int)tiles);
+        /* Output transform: Y = A^T m A, plus bias, clipped to the image. */
+        for (int64_t mi = 0; mi < m; mi++) {
+            float b = bias ? bias[mi] : 0.0f;
+            float *ym = yn + mi * oh_n * ow_n;
+            for (int64_t ty = 0; ty < th; ty++) {
+                for (int64_t tx = 0; tx < tw; tx++) {
+                    int64_t p = ty * tw + tx;
+                    float mm[4][4];
+                    for (int k = 0; k < WINO_T; k++)
+                        mm[k / 4][k % 4] = prod[((int64_t)k * m + mi) * tiles + p];
+                    float t0[4], t1[4];
+                    for (int j = 0; j < 4; j++) {
+                        t0[j] = mm[0][j] + mm[1][j] + mm[2][j];
+                        t1[j] = mm[1][j] - mm[2][j] - mm[3][j];
+                    }
+                    float out[2][2] = {{t0[0] + t0[1] + t0[2], t0[1] - t0[2] - t0[3]},
+                                       {t1[0] + t1[1] + t1[2], t1[1] - t1[2] - t1[3]}};
+                    for (int a = 0; a < 2; a++) {
+                        int64_t oy = 2 * ty + a;
+                        if (oy >= oh_n)
+                            break;
+                        for (int bb = 0; bb < 2; bb++) {
+                            int64_t ox = 2 * tx + bb;
+                            if (ox < ow_n)
+                                ym[oy * ow_n + ox] = out[a][bb] + b;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    inferd_free(v);
+    inferd_free(prod);
+    return INFERD_OK;
+}
+
+static inferd_status_t conv_f32(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
+                                inferd_tensor_t *const *out, inferd_err_t *err)
+{
+    conv_geom_t g;
+    if (conv_geom(node->op_data, in[0], in[1], &g, err) != INFERD_OK ||
+        check_bias(in[2], g.m, err) != INFERD_OK)
+        return fail(err);
+    const inferd_onnx_window_t *w = &g.w;
+    int64_t cg = g.c / g.group, mg = g.m / g.group;
+    int64_t in_size = inferd_onnx_dims_prod(w->in, 0, w->nsp);
+    int64_t out_size = inferd_onnx_dims_prod(w->out, 0, w->nsp);
+    int64_t kdim = cg * inferd_onnx_dims_prod(w->k, 0, w->nsp);
+    if (mg > INT_MAX || out_size > INT_MAX || kdim > INT_MAX)
+        return inferd_err_set(err, INFERD_E_TOO_LARGE, "convolution too large for BLAS");
+    const float *x = in[0]->data, *wt = in[1]->data;
+    const float *bias = in[2] ? in[2]->data : NULL;
+    float *y = out[0]->data;
+    if (out_size == 0 || g.n == 0)
+        return INFERD_OK;
+    const conv_data_t *cd = node->op_data;
+    if (cd->wino_u && wino_worth_it(cd, &g)) {
+        inferd_status_t rc = wino_conv(cd, &g, x, bias, y, err);
+        if (rc != INFERD_E_RESOURCE_EXHAUSTED)
+            return rc;
+        /* Winograd's buffers are larger than im2col's; try the smaller path. */
+        inferd_err_clear(err);
+    }
+    bool direct = is_pointwise(w);
+    /* One input channel per group (depthwise, any multiplier): a direct kernel beats
+     * im2col + a one-row GEMM by a wide margin. */
+    bool depthwise = cg == 1 && w->nsp == 2 && !direct;
+    float *col = NULL;
+    if (!direct && !depthwise && kdim > 0) {
+        col = scratch_alloc(kdim, out_size, sizeof(float), 0);
+        if (!col)
+            return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED,
+                                  "out of memory for the im2col buffer");
+    }
+    for (int64_t n = 0; n < g.n; n++) {
+        for (int64_t gi = 0; gi < g.group; gi++) {
+            const float *xg = x + (n * g.c + gi * cg) * in_size;
+            float *yg = y + (n * g.m + gi * mg) * out_size;
+            for (int64_t m = 0; m < mg; m++) {
+                float b = bias ? bias[gi * mg + m] : 0.0f;
+                for (int64_t i = 0; i < out_size; i++)
+                    yg[m * out_size + i] = b;
+            }
+            if (kdim == 0)
+                continue;
+            if (depthwise) {
+                for (int64_t m = 0; m < mg; m++)
+                    depthwise_2d_f32(xg, wt + (gi * mg + m) * kdim, w, yg + m * out_size);
+                continue;
+            }
+            const float *src = xg;
+            if (!direct) {
+                if (w->nsp == 2)
+                    im2col_2d_f32(xg, cg, w, col);
+                else
+                    im2col_f32(xg, cg, w, col);
+                src = col;
+            }
+            const float *wg = wt + gi * mg * kdim;
+            if (mg == 1)
+                cblas_sgemv(CblasRowMajor, CblasTrans, (int)kdim, (int)out_size, 1.0f, src,
+                            (int)out_size, wg, 1, 1.0f, yg, 1);
+            else
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)out_size,
+                            (int)kdim, 1.0f, wg, (int)kdim, src, (int)out_size, 1.0f, yg,
+                            (int)out_size);
+        }
+    }
+    inferd_free(col);
+    return INFERD_OK;
+}
+
+static inferd_status_t conv_parse(inferd_onnx_init_t *ic, conv_data_t *d, inferd_err_t *err)
+{
+    memset(d, 0, sizeof(*d));
+    if (inferd_onnx_spatial_parse(ic->node, &d->sp, err) != INFERD_OK ||
+        inferd_onnx_attr_int(ic->node, "group", 1, &d->group, err) != INFERD_OK)
+        return fail(err);
+    if (d->group <= 0)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "group must be positive");
+    return INFERD_OK;
+}
+
+static void set_data(inferd_onnx_init_t *ic, const conv_data_t *d)
+{
+    conv_data_t *p = inferd_xmalloc(sizeof(*p));
+    *p = *d;
+    ic->node->op_data = p;
+}
+
+static inferd_status_t conv_init(inferd_onnx_init_t *ic, inferd_err_t *err)
+{
+    inferd_dtype_t t = ic->in_types[0];
+    if (t != INFERD_DTYPE_FP32)
+        return inferd_onnx_unsupported_dtype(ic, 0, err);
+    if (ic->in_types[1] != t || (ic->in_types[2] != INFERD_DTYPE_INVALID && ic->in_types[2] != t))
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "Conv inputs differ in type");
+    conv_data_t d;
+    if (conv_parse(ic, &d, err) != INFERD_OK)
+        return fail(err);
+    if (!wino_prepare(ic, &d))
+        set_data(ic, &d);
+    ic->node->compute = conv_f32;
+    ic->out_types[0] = t;
+    return INFERD_OK;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* ConvTranspose (FP32)                                                                 */
+
+/* Geometry of ConvTranspose: X [N, C, in...], W [C, M/group, k...] gives Y [N, M, out...].
+ * The window is expressed from the output's point of view: w.in holds the input dims and
+ * w.out the (larger) output dims, so col2im maps input positions to output positions. */
+static inferd_status_t convt_geom(const conv_data_t *d, const inferd_tensor_t *x,
+                                  const inferd_tensor_t *wt, conv_geom_t *g, inferd_err_t *err)
+{
+    char sx[128], sw[128];
+    if (x->ndim < 3 || wt->ndim != x->ndim)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "X %s and W %s must have the same rank, at least 3",
+                              inferd_onnx_dims_str(x->dims, x->ndim, sx, sizeof(sx)),
+                              inferd_onnx_dims_str(wt->dims, wt->ndim, sw, sizeof(sw)));
+    int nsp = x->ndim - 2;
+    g->n = x->dims[0];
+    g->c = x->dims[1];
+    g->group = d->group;
+    g->m = wt->dims[1] * d->group;
+    if (wt->dims[0] != g->c || g->c % g->group)
+        return inferd_err_set(
+            err, INFERD_E_INVALID_ARG, "X %s and W %s do not match with group=%lld",
+            inferd_onnx_dims_str(x->dims, x->ndim, sx, sizeof(sx)),
+            inferd_onnx_dims_str(wt->dims, wt->ndim, sw, sizeof(sw)), (long long)g->group);
+    const inferd_onnx_spatial_t *sp = &d->sp;
+    if ((sp->n_strides && sp->n_strides != nsp) || (sp->n_dilations && sp->n_dilations != nsp) ||
+        (sp->n_pads && sp->n_pads != 2 * nsp) ||
+        (d->n_output_padding && d->n_output_padding != nsp))
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "attribute lengths disagree with %d spatial dims", nsp);
+    inferd_onnx_window_t *w = &g->w;
+    w->nsp = nsp;
+    for (int i = 0; i < nsp; i++) {
+        w->in[i] = x->dims[2 + i];
+        w->k[i] = wt->dims[2 + i];
+        w->s[i] = sp->n_strides ? sp->strides[i] : 1;
+        w->d[i] = sp->n_dilations ? sp->dilations[i] : 1;
+        int64_t opad = d->n_output_padding ? d->output_padding[i] : 0;
+        int64_t full = w->s[i] * (w->in[i] - 1) + opad + (w->k[i] - 1) * w->d[i] + 1;
+        bool have_shape = d->n_output_shape > 0;
+        if (have_shape || sp->auto_pad == INFERD_ONNX_AUTO_PAD_SAME_UPPER ||
+            sp->auto_pad == INFERD_ONNX_AUTO_PAD_SAME_LOWER) {
+            int64_t target =
+                have_shape ? d->output_shape[d->n_output_shape - nsp + i] : w->in[i] * w->s[i];
+            int64_t total = full - target;
+            if (total < 0)
+                total = 0;
+            /* The spec puts the odd pad at the start unless auto_pad is SAME_UPPER. */
+            if (sp->auto_pad == INFERD_ONNX_AUTO_PAD_SAME_UPPER) {
+                w->pb[i] = total / 2;
+                w->pe[i] = total - w->pb[i];
+            } else {
+                w->pe[i] = total / 2;
+                w->pb[i] = total - w->pe[i];
+            }
+            w->out[i] = target;
+        } else {
+            w->pb[i] = sp->n_pads && sp->auto_pad != INFERD_ONNX_AUTO_PAD_VALID ? sp->pads[i] : 0;
+            w->pe[i] =
+                sp->n_pads && sp->auto_pad != INFERD_ONNX_AUTO_PAD_VALID ? sp->pads[i + nsp] : 0;
+            w->out[i] = full - w->pb[i] - w->pe[i];
+        }
+        if (w->out[i] < 0)
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "negative output size");
+    }
+    if (d->n_output_shape && d->n_output_shape < nsp)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "output_shape has %d values",
+                              d->n_output_shape);
+    return INFERD_OK;
+}
+
+static inferd_status_t convt_reshape(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
+                                     inferd_onnx_shape_t *out, inferd_err_t *err)
+{
+    conv_geom_t g;
+    if (convt_geom(node->op_data, in[0], in[1], &g, err) != INFERD_OK)
+        return fail(err);
+    out[0].ndim = in[0]->ndim;
+    out[0].dims[0] = g.n;
+    out[0].dims[1] = g.m;
+    memcpy(out[0].dims + 2, g.w.out, (size_t)g.w.nsp * sizeof(int64_t));
+    return INFERD_OK;
+}
+
+static inferd_status_t convt_f32(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
+                                 inferd_tensor_t *const *out, inferd_err_t *err)
+{
+    conv_geom_t g;
+    if (convt_geom(node->op_data, in[0], in[1], &g, err) != INFERD_OK ||
+        check_bias(in[2], g.m, err) != INFERD_OK)
+        return fail(err);
+    const inferd_onnx_window_t *w = &g.w;
+    int64_t cg = g.c / g.group, mg = g.m / g.group;
+    int64_t in_size = inferd_onnx_dims_prod(w->in, 0, w->nsp);
+    int64_t out_size = inferd_onnx_dims_prod(w->out, 0, w->nsp);
+    int64_t rows = mg * inferd_onnx_dims_prod(w->k, 0, w->nsp);
+    if (rows > INT_MAX || in_size > INT_MAX || cg > INT_MAX)
+        return inferd_err_set(err, INFERD_E_TOO_LARGE, "convolution too large for BLAS");
+    const float *x = in[0]->data, *wt = in[1]->data;
+    const float *bias = in[2] ? in[2]->data : NULL;
+    float *y = out[0]->data;
+    int64_t total = g.n * g.m * out_size;
+    for (int64_t i = 0; i < total; i++)
+        y[i] = bias ? bias[(i / out_size) % g.m] : 0.0f;
+    if (rows == 0 || in_size == 0 || cg == 0)
+        return INFERD_OK;
+    float *col = scratch_alloc(rows, in_size, sizeof(float), 0);
+    if (!col)
+        return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED, "out of memory for columns");
+    for (int64_t n = 0; n < g.n; n++) {
+        for (int64_t gi = 0; gi < g.group; gi++) {
+            const float *xg = x + (n * g.c + gi * cg) * in_size;
+            const float *wg = wt + gi * cg * rows;
+            /* col[rows, in] = Wg^T [rows, cg] * Xg [cg, in] */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)in_size, (int)cg,
+                        1.0f, wg, (int)rows, xg, (int)in_size, 0.0f, col, (int)in_size);
+            if (w->nsp == 2)
+                col2im_2d_f32(col, mg, w, y + (n * g.m + gi * mg) * out_size);
+            else
+                col2im_f32(col, mg, w, y + (n * g.m + gi * mg) * out_size);
+        }
+    }
+    inferd_free(col);
+    return INFERD_OK;
+}
+
+static inferd_status_t convt_init(inferd_onnx_init_t *ic, inferd_err_t *err)
+{
+    inferd_dtype_t t = ic->in_types[0];
+    if (t != INFERD_DTYPE_FP32)
+        return inferd_onnx_unsupported_dtype(ic, 0, err);
+    if (ic->in_types[1] != t || (ic->in_types[2] != INFERD_DTYPE_INVALID && ic->in_types[2] != t))
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "ConvTranspose inputs differ in type");
+    conv_data_t d;
+    if (conv_parse(ic, &d, err) != INFERD_OK)
+        return fail(err);
+    const int64_t *v;
+    size_t n;
+    bool present;
+    if (inferd_onnx_attr_ints(ic->node, "output_padding", &v, &n, &present, err) != INFERD_OK)
+        return fail(err);
+    if (present) {
+        if (n > INFERD_ONNX_MAX_SPATIAL)
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "output_padding too long");
+        memcpy(d.output_padding, v, n * sizeof(int64_t));
+        d.n_output_padding = (int)n;
+    }
+    if (inferd_onnx_attr_ints(ic->node, "output_shape", &v, &n, &present, err) != INFERD_OK)
+        return fail(err);
+    if (present) {
+        if (n > INFERD_MAX_DIMS)
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "output_shape too long");
+        memcpy(d.output_shape, v, n * sizeof(int64_t));
+        d.n_output_shape = (int)n;
+    }
+    set_data(ic, &d);
+    ic->node->compute = convt_f32;
+    ic->out_types[0] = t;
+    return INFERD_OK;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* ConvInteger and QLinearConv                                                          */
+
+/* Reads element i of an 8-bit tensor as int32. */
+static int32_t q_get(const inferd_tensor_t *t, int64_t i)
+{
+    if (t->dtype == INFERD_DTYPE_UINT8)
+        return ((const uint8_t *)t->data)[i];
+    return ((const int8_t *)t->data)[i];
+}
+
+/* A zero point: scalar or per channel (1-D of count); NULL reads as 0. */
+static inferd_status_t zp_check(const inferd_tensor_t *zp, int64_t count, const char *what,
+                                inferd_err_t *err)
+{
+    if (!zp)
+        return INFERD_OK;
+    uint64_t n = inferd_tensor_numel(zp);
+    if (zp->ndim > 1 || (n != 1 && (int64_t)n != count))
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "%s must be a scalar or have %lld values",
+                              what, (long long)count);
+    return INFERD_OK;
+}
+
+static int32_t zp_at(const inferd_tensor_t *zp, int64_t i)
+{
+    if (!zp)
+        return 0;
+    return q_get(zp, inferd_tensor_numel(zp) == 1 ? 0 : i);
+}
+
+static float scale_at(const inferd_tensor_t *s, int64_t i)
+{
+    const float *v = s->data;
+    return inferd_tensor_numel(s) == 1 ? v[0] : v[i];
+}
+
+/* Exact integer convolution: acc[n, m, out] = sum (x - x_zp) * (w - w_zp[m]). The input is
+ * first widened to int32 with its zero point removed, so padding reads as zero. */
+static inferd_status_t conv_int_acc(const conv_data_t *d, const inferd_tensor_t *x,
+                                    const inferd_tensor_t *x_zp, const inferd_tensor_t *wt,
+                                    const inferd_tensor_t *w_zp, int32_t *acc, conv_geom_t *g,
+                                    inferd_err_t *err)
+{
+    if (conv_geom(d, x, wt, g, err) != INFERD_OK || zp_check(x_zp, 1, "x_zero_point", err) ||
+        zp_check(w_zp, g->m, "w_zero_point", err))
+        return fail(err);
+    const inferd_onnx_window_t *w = &g->w;
+    int64_t cg = g->c / g->group, mg = g->m / g->group;
+    int64_t in_size = inferd_onnx_dims_prod(w->in, 0, w->nsp);
+    int64_t out_size = inferd_onnx_dims_prod(w->out, 0, w->nsp);
+    int64_t kdim = cg * inferd_onnx_dims_prod(w->k, 0, w->nsp);
+    int64_t xn = (int64_t)inferd_tensor_numel(x);
+    int32_t *xi = scratch_alloc(kdim, out_size, sizeof(int32_t), (size_t)xn * sizeof(int32_t));
+    if (!xi)
+        return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED, "out of memory for columns");
+    int32_t *col = xi + xn;
+    int32_t xz = zp_at(x_zp, 0);
+    for (int64_t i = 0; i < xn; i++)
+        xi[i] = q_get(x, i) - xz;
+    for (int64_t n = 0; n < g->n; n++) {
+        for (int64_t gi = 0; gi < g->group; gi++) {
+            im2col_i32(xi + (n * g->c + gi * cg) * in_size, cg, w, col);
+            for (int64_t m = 0; m < mg; m++) {
+                int64_t oc = gi * mg + m;
+                int32_t wz = zp_at(w_zp, oc);
+                int32_t *dst = acc + (n * g->m + oc) * out_size;
+                memset(dst, 0, (size_t)out_size * sizeof(int32_t));
+                for (int64_t k = 0; k < kdim; k++) {
+                    int32_t wv = q_get(wt, oc * kdim + k) - wz;
+                    if (wv == 0)
+                        continue;
+                    const int32_t *cr = col + k * out_size;
+                    for (int64_t o = 0; o < out_size; o++)
+                        /* Each product fits; the sum wraps like int32 hardware
+                         * accumulation instead of overflowing signed arithmetic. */
+                        dst[o] = (int32_t)((uint32_t)dst[o] + (uint32_t)(wv * cr[o]));
+                }
+            }
+        }
+    }
+    inferd_free(xi);
+    return INFERD_OK;
+}
+
+static inferd_status_t conv_integer(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
+                                    inferd_tensor_t *const *out, inferd_err_t *err)
+{
+    conv_geom_t g;
+    return conv_int_acc(node->op_data, in[0], in[2], in[1], in[3], out[0]->data, &g, err);
+}
+
+static inferd_status_t conv_integer_reshape(const inferd_onnx_node_t *node,
+                                            inferd_tensor_t *const *in, inferd_onnx_shape_t *out,
+                                            inferd_err_t *err)
+{
+    return conv_reshape(node, in, out, err);
+}
+
+static bool is_q8(inferd_dtype_t t)
+{
+    return t == INFERD_DTYPE_UINT8 || t == INFERD_DTYPE_INT8;
+}
+
+static inferd_status_t conv_integer_init(inferd_onnx_init_t *ic, inferd_err_t *err)
+{
+    if (!is_q8(ic->in_types[0]))
+        return inferd_onnx_unsupported_dtype(ic, 0, err);
+    if (!is_q8(ic->in_types[1]))
+        return inferd_onnx_unsupported_dtype(ic, 1, err);
+    conv_data_t d;
+    if (conv_parse(ic, &d, err) != INFERD_OK)
+        return fail(err);
+    set_data(ic, &d);
+    ic->node->compute = conv_integer;
+    ic->out_types[0] = INFERD_DTYPE_INT32;
+    return INFERD_OK;
+}
+
+/* QLinearConv inputs: x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, [B]. */
+static inferd_status_t qlinear_conv_reshape(const inferd_onnx_node_t *node,
+                                            inferd_tensor_t *const *in, inferd_onnx_shape_t *out,
+                                            inferd_err_t *err)
+{
+    inferd_tensor_t *const pair[2] = {in[0], in[3]};
+    return conv_reshape(node, pair, out, err);
+}
+
+static inferd_status_t qlinear_conv(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
+                                    inferd_tensor_t *const *out, inferd_err_t *err)
+{
+    inferd_tensor_t *y = out[0];
+    uint64_t total = inferd_tensor_numel(y);
+    int32_t *acc = inferd_malloc(total * sizeof(int32_t) + 1);
+    if (!acc)
+        return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED, "out of memory for accumulators");
+    conv_geom_t g;
+    inferd_status_t rc = conv_int_acc(node->op_data, in[0], in[2], in[3], in[5], acc, &g, err);
+    if (rc == INFERD_OK && (zp_check(in[4], g.m, "w_scale", err) != INFERD_OK ||
+                            check_bias(in[8], g.m, err) != INFERD_OK))
+        rc = fail(err);
+    if (rc != INFERD_OK) {
+        inferd_free(acc);
+        return rc;
+    }
+    int64_t out_size = inferd_onnx_dims_prod(g.w.out, 0, g.w.nsp);
+    float xs = scale_at(in[1], 0), ys = scale_at(in[6], 0);
+    int32_t yz = zp_at(in[7], 0);
+    const int32_t *bias = in[8] ? in[8]->data : NULL;
+    bool u8 = y->dtype == INFERD_DTYPE_UINT8;
+    float lo = u8 ? 0.0f : -128.0f, hi = u8 ? 255.0f : 127.0f;
+    for (uint64_t i = 0; i < total; i++) {
+        int64_t m = (int64_t)(i / (uint64_t)out_size) % g.m;
+        float mult = xs * scale_at(in[4], m) / ys;
+        float v = nearbyintf((float)((int64_t)acc[i] + (bias ? bias[m] : 0)) * mult) + (float)yz;
+        v = v < lo ? lo : (v > hi ? hi : v);
+        if (u8)
+            ((uint8_t *)y->data)[i] = (uint8_t)v;
+        else
+            ((int8_t *)y->data)[i] = (int8_t)v;
+    }
+    inferd_free(acc);
+    return INFERD_OK;
+}
+
+static inferd_status_t qlinear_conv_init(inferd_onnx_init_t *ic, inferd_err_t *err)
+{
+    if (!is_q8(ic->in_types[0]))
+        return inferd_onnx_unsupported_dtype(ic, 0, err);
+    if (!is_q8(ic->in_types[3]))
+        return inferd_onnx_unsupported_dtype(ic, 3, err);
+    if (ic->in_types[1] != INFERD_DTYPE_FP32 || ic->in_types[4] != INFERD_DTYPE_FP32 ||
+        ic->in_types[6] != INFERD_DTYPE_FP32)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "QLinearConv scales must be FP32");
+    if (ic->in_types[8] != INFERD_DTYPE_INVALID && ic->in_types[8] != INFERD_DTYPE_INT32)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "QLinearConv bias must be INT32");
+    conv_data_t d;
+    if (conv_parse(ic, &d, err) != INFERD_OK)
+        return fail(err);
+    set_data(ic, &d);
+    ic->node->compute = qlinear_conv;
+    ic->out_types[0] = ic->in_types[7];
+    return INFERD_OK;
+}
+
+const inferd_onnx_op_t inferd_onnx_ops_conv[] = {
+    {"", "Conv", 1, 2, 3, 1, conv_init, conv_reshape},
+    {"", "Conv", 11, 2, 3, 1, conv_init, conv_reshape},
+    {"", "ConvTranspose", 1, 2, 3, 1, convt_init, convt_reshape},
+    {"", "ConvTranspose", 11, 2, 3, 1, convt_init, convt_reshape},
+    {"", "ConvInteger", 10, 2, 4, 1, conv_integer_init, conv_integer_reshape},
+    {"", "QLinearConv", 10, 8, 9, 1, qlinear_conv_init, qlinear_conv_reshape},
+};
+const size_t inferd_onnx_ops_conv_count =
+    sizeof(inferd_onnx_ops_conv) / sizeof(inferd_onnx_ops_conv[0]);

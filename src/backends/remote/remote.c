@@ -1,0 +1,547 @@
+/* The "remote" backend: a model served by upstream KServe v2 servers (Triton, or another
+ * inferd). Config parameters: `url` (one or more base URLs, comma-separated), `model_name`
+ * and `model_version` upstream (default: the local name, the upstream's policy),
+ * `timeout_ms` (default 60000) and `max_connections` per upstream host (default 64).
+ *
+ * Loading fetches the model's metadata from an upstream, so clients see its real inputs
+ * and outputs. Each execution is one binary-tensor-data request: inputs are written as
+ * blobs, outputs asked for as blobs, and the outputs handed back are views of the response
+ * body (no decoding to JSON and back). The request's remaining deadline goes upstream as
+ * the v2 `timeout` parameter and is enforced here too; a cancelled request aborts the
+ * transfer. An upstream that refuses the connection is skipped for another within the
+ * deadline; after several failures in a row it is marked down for a while (circuit
+ * breaker) and requests go to the healthy upstream with the fewest pending requests. */
+#include "backends/remote/remote.h"
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/remote/client.h"
+#include "core/alloc.h"
+#include "core/json.h"
+#include "obs/log.h"
+
+#define BREAKER_FAILURES 3 /* consecutive failures that mark an upstream down */
+#define BREAKER_COOLDOWN_NS 1000000000ll
+#define MAX_RESPONSE_BYTES ((size_t)1 << 30)
+#define MAX_UPSTREAMS 16
+
+typedef struct upstream {
+    char *base; /* "http://host:port", no trailing slash */
+    atomic_int pending;
+    atomic_int failures;        /* consecutive */
+    atomic_llong down_until_ns; /* monotonic; 0 = up */
+} upstream_t;
+
+typedef struct remote_model {
+    upstream_t ups[MAX_UPSTREAMS];
+    size_t n_ups;
+    char *model_path; /* "/v2/models/<m>[/versions/<v>]" */
+    int64_t timeout_ms;
+    long max_connections;
+    inferd_backend_io_t *inputs, *outputs;
+    size_t n_inputs, n_outputs;
+} remote_model_t;
+
+/* ------------------------------------------------------------------------------------ */
+/* Set-up                                                                               */
+
+static const char *param(const inferd_backend_params_t *p, const char *key)
+{
+    for (size_t i = 0; p && i < p->count; i++)
+        if (strcmp(p->keys[i], key) == 0)
+            return p->values[i];
+    return NULL;
+}
+
+/* Appends s percent-encoded as one path segment. */
+static void append_segment(inferd_buf_t *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~')
+            inferd_buf_append_char(b, (char)c);
+        else
+            inferd_buf_printf(b, "%%%02X", c);
+    }
+}
+
+/* The model directory's name, from <repo>/<model>/<version>/<file>. */
+static void model_name_from_path(const char *path, char *out, size_t cap)
+{
+    const char *end = path + strlen(path);
+    int slashes = 0;
+    const char *seg_end = NULL;
+    for (const char *p = end; p > path; p--) {
+        if (p[-1] != '/')
+            continue;
+        slashes++;
+        if (slashes == 2)
+            seg_end = p - 1;
+        if (slashes == 3) {
+            snprintf(out, cap, "%.*s", (int)(seg_end - p), p);
+            return;
+        }
+    }
+    snprintf(out, cap, "%s", seg_end ? path : "");
+}
+
+static void free_io(inferd_backend_io_t *io, size_t n)
+{
+    for (size_t i = 0; io && i < n; i++)
+        inferd_free((char *)io[i].name);
+    inferd_free(io);
+}
+
+static inferd_status_t parse_io_list(const inferd_json_t *arr, const char *what,
+                                     inferd_backend_io_t **out, size_t *n_out, inferd_err_t *err)
+{
+    if (!arr || arr->type != INFERD_JSON_ARRAY)
+        return inferd_err_set(err, INFERD_E_BAD_GATEWAY, "upstream metadata has no '%s' array",
+                              what);
+    size_t n = arr->u.array.count;
+    inferd_backend_io_t *io = inferd_xcalloc(n ? n : 1, sizeof(*io));
+    for (size_t i = 0; i < n; i++) {
+        const inferd_json_t *e = arr->u.array.items[i];
+        const inferd_json_t *name = inferd_json_get(e, "name");
+        const inferd_json_t *dt = inferd_json_get(e, "datatype");
+        const inferd_json_t *shape = inferd_json_get(e, "shape");
+        if (!name || name->type != INFERD_JSON_STRING || !dt || dt->type != INFERD_JSON_STRING ||
+            !shape || shape->type != INFERD_JSON_ARRAY || shape->u.array.count > INFERD_MAX_DIMS) {
+            free_io(io, i);
+            return inferd_err_set(err, INFERD_E_BAD_GATEWAY,
+                                  "upstream metadata: malformed %s entry %zu", what, i);
+        }
+        io[i].name = inferd_xstrdup(name->u.string.ptr);
+        io[i].dtype = inferd_dtype_from_name(dt->u.string.ptr, dt->u.string.len);
+        io[i].ndim = (int)shape->u.array.count;
+        for (int d = 0; d < io[i].ndim; d++)
+            if (!inferd_json_to_int64(shape->u.array.items[d], &io[i].dims[d]) ||
+                io[i].dims[d] < -1) {
+                free_io(io, i + 1);
+                return inferd_err_set(err, INFERD_E_BAD_GATEWAY,
+                                      "upstream metadata: bad shape for %s '%s'", what,
+                                      name->u.string.ptr);
+            }
+        if (io[i].dtype == INFERD_DTYPE_INVALID) {
+            free_io(io, i + 1);
+            return inferd_err_set(err, INFERD_E_BAD_GATEWAY,
+                                  "upstream metadata: unknown datatype '%s' for %s '%s'",
+                                  dt->u.string.ptr, what, name->u.string.ptr);
+        }
+    }
+    *out = io;
+    *n_out = n;
+    return INFERD_OK;
+}
+
+static inferd_status_t fetch_metadata(remote_model_t *m, inferd_err_t *err)
+{
+    inferd_status_t st = INFERD_E_UNAVAILABLE;
+    for (size_t u = 0; u < m->n_ups; u++) {
+        char url[2048];
+        snprintf(url, sizeof(url), "%s%s", m->ups[u].base, m->model_path);
+        inferd_remote_request_t req = {.url = url,
+                                       .method = "GET",
+                                       .header_length = -1,
+                                       .timeout_ms = m->timeout_ms < 10000 ? m->timeout_ms : 10000,
+                                       .max_response_bytes = 1 << 20,
+                                       .max_host_connections = m->max_connections};
+        inferd_remote_response_t resp;
+        inferd_remote_response_init(&resp, req.max_response_bytes);
+        st = inferd_remote_perform(NULL, &req, &resp, err);
+        if (st == INFERD_OK && resp.status != 200)
+            st = inferd_err_set(err, resp.status == 404 ? INFERD_E_NOT_FOUND : INFERD_E_BAD_GATEWAY,
+                                "upstream %s answered %ld: %.200s", url, resp.status,
+                                resp.body.data ? resp.body.data : "");
+        inferd_json_doc_t *doc = NULL;
+        if (st == INFERD_OK)
+            st = inferd_json_parse(resp.body.data ? resp.body.data : "", resp.body.len, NULL, &doc,
+                                   err);
+        if (st == INFERD_OK) {
+            const inferd_json_t *root = inferd_json_root(doc);
+            st = parse_io_list(inferd_json_get(root, "inputs"), "inputs", &m->inputs, &m->n_inputs,
+                               err);
+            if (st == INFERD_OK)
+                st = parse_io_list(inferd_json_get(root, "outputs"), "outputs", &m->outputs,
+                                   &m->n_outputs, err);
+        }
+        inferd_json_doc_destroy(doc);
+        inferd_remote_response_deinit(&resp);
+        if (st == INFERD_OK)
+            return INFERD_OK;
+        inferd_log(INFERD_LOG_WARN, "remote: metadata from %s failed: %s", m->ups[u].base,
+                   err->msg);
+    }
+    return st;
+}
+
+static void remote_unload(void *state);
+
+static inferd_status_t remote_load(const char *model_path, const inferd_backend_params_t *params,
+                                   void **state, inferd_err_t *err)
+{
+    const char *urls = param(params, "url");
+    if (!urls || !*urls)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "the remote backend needs parameters { key: \"url\" ... }");
+    if (inferd_remote_client_acquire(err) != INFERD_OK)
+        return err->code;
+    remote_model_t *m = inferd_xcalloc(1, sizeof(*m));
+    const char *t = param(params, "timeout_ms"), *mc = param(params, "max_connections");
+    m->timeout_ms = t ? strtoll(t, NULL, 10) : 60000;
+    m->max_connections = mc ? strtol(mc, NULL, 10) : 64;
+    if (m->timeout_ms <= 0 || m->max_connections <= 0) {
+        remote_unload(m);
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "timeout_ms and max_connections must be positive integers");
+    }
+    for (const char *p = urls; *p && m->n_ups < MAX_UPSTREAMS;) {
+        size_t n = strcspn(p, ",");
+        while (n && (p[n - 1] == ' ' || p[n - 1] == '/'))
+            n--;
+        while (n && *p == ' ') {
+            p++;
+            n--;
+        }
+        if (n) {
+            bool scheme =
+                (n > 7 && !strncmp(p, "http://", 7)) || (n > 8 && !strncmp(p, "https://", 8));
+            char *base = inferd_xmalloc(n + 8);
+            snprintf(base, n + 8, "%s%.*s", scheme ? "" : "http://", (int)n, p);
+            m->ups[m->n_ups++].base = base;
+        }
+        p += strcspn(p, ",");
+        if (*p == ',')
+            p++;
+    }
+    char local[256];
+    model_name_from_path(model_path, local, sizeof(local));
+    const char *name = param(params, "model_name");
+    const char *version = param(params, "model_version");
+    inferd_buf_t b;
+    inferd_buf_init(&b, 0);
+    inferd_buf_append_str(&b, "/v2/models/");
+    append_segment(&b, name && *name ? name : local);
+    if (version && *version) {
+        inferd_buf_append_str(&b, "/versions/");
+        append_segment(&b, version);
+    }
+    m->model_path = inferd_buf_steal(&b, NULL);
+    if (m->n_ups == 0) {
+        remote_unload(m);
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "no upstream URL in '%s'", urls);
+    }
+    if (fetch_metadata(m, err) != INFERD_OK) {
+        inferd_status_t st = err->code;
+        remote_unload(m);
+        return st;
+    }
+    *state = m;
+    return INFERD_OK;
+}
+
+static void remote_describe(void *state, const inferd_backend_io_t **inputs, size_t *n_inputs,
+                            const inferd_backend_io_t **outputs, size_t *n_outputs)
+{
+    remote_model_t *m = state;
+    *inputs = m->inputs;
+    *n_inputs = m->n_inputs;
+    *outputs = m->outputs;
+    *n_outputs = m->n_outputs;
+}
+
+static void remote_unload(void *state)
+{
+    remote_model_t *m = state;
+    if (!m)
+        return;
+    for (size_t u = 0; u < m->n_ups; u++)
+        inferd_free(m->ups[u].base);
+    free_io(m->inputs, m->n_inputs);
+    free_io(m->outputs, m->n_outputs);
+    inferd_free(m->model_path);
+    inferd_free(m);
+    inferd_remote_client_release();
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Execution                                                                            */
+
+/* The healthy upstream with the fewest pending requests not yet tried; if every untried
+ * one is down, the one whose cool-down ended (a probe); -1 if none may be tried. */
+static int pick_upstream(remote_model_t *m, const bool *tried)
+{
+    int64_t now = inferd_now_ns();
+    int best = -1, probe = -1;
+    for (size_t u = 0; u < m->n_ups; u++) {
+        if (tried[u])
+            continue;
+        long long down = atomic_load(&m->ups[u].down_until_ns);
+        if (down > now)
+            continue;
+        if (down != 0) {
+            if (probe < 0)
+                probe = (int)u;
+            continue;
+        }
+        if (best < 0 || atomic_load(&m->ups[u].pending) < atomic_load(&m->ups[best].pending))
+            best = (int)u;
+    }
+    return best >= 0 ? best : probe;
+}
+
+static void record(upstream_t *up, bool ok)
+{
+    if (ok) {
+        atomic_store(&up->failures, 0);
+        atomic_store(&up->down_until_ns, 0);
+        return;
+    }
+    if (atomic_fetch_add(&up->failures, 1) + 1 >= BREAKER_FAILURES) {
+        if (atomic_exchange(&up->down_until_ns, inferd_now_ns() + BREAKER_COOLDOWN_NS) == 0)
+            inferd_log(INFERD_LOG_WARN, "remote: upstream %s marked down after %d failures",
+                       up->base, BREAKER_FAILURES);
+    }
+}
+
+static void build_body(inferd_ctx_t *ctx, remote_model_t *m, inferd_tensor_t *const *inputs,
+                       inferd_buf_t *b, int64_t *header_len)
+{
+    inferd_buf_append_str(b, "{\"id\":");
+    inferd_buf_append_json_str(b, ctx->request_id, strlen(ctx->request_id));
+    inferd_buf_append_str(b, ",\"parameters\":{\"binary_data_output\":true");
+    int64_t left = inferd_ctx_remaining_ns(ctx);
+    if (left != INT64_MAX)
+        inferd_buf_printf(b, ",\"timeout\":%" PRId64, left > 1000 ? left / 1000 : 1);
+    inferd_buf_append_str(b, "},\"inputs\":[");
+    for (size_t i = 0; i < m->n_inputs; i++) {
+        const inferd_tensor_t *t = inputs[i];
+        inferd_buf_append_str(b, i ? ",{\"name\":" : "{\"name\":");
+        inferd_buf_append_json_str(b, m->inputs[i].name, strlen(m->inputs[i].name));
+        inferd_buf_printf(b, ",\"datatype\":\"%s\",\"shape\":[", inferd_dtype_name(t->dtype));
+        for (int d = 0; d < t->ndim; d++)
+            inferd_buf_printf(b, "%s%" PRId64, d ? "," : "", t->dims[d]);
+        inferd_buf_printf(b, "],\"parameters\":{\"binary_data_size\":%zu}}", t->nbytes);
+    }
+    inferd_buf_append_str(b, "]}");
+    *header_len = (int64_t)b->len;
+    for (size_t i = 0; i < m->n_inputs; i++)
+        inferd_buf_append(b, inputs[i]->data, inputs[i]->nbytes);
+}
+
+static void free_release(void *ctx, void *data)
+{
+    (void)ctx;
+    inferd_free(data);
+}
+
+/* Turns a 200 response into output tensors: views of the response body. */
+static inferd_status_t parse_outputs(remote_model_t *m, const char *url,
+                                     inferd_remote_response_t *resp, inferd_tensor_t **outputs,
+                                     inferd_err_t *err)
+{
+    size_t len = resp->body.len;
+    int64_t hl = resp->header_length;
+    if (hl < 0 || (uint64_t)hl > len)
+        return inferd_err_set(err, INFERD_E_BAD_GATEWAY,
+                              "upstream %s sent no valid Inference-Header-Content-Length", url);
+    inferd_json_doc_t *doc;
+    if (inferd_json_parse(resp->body.data, (size_t)hl, NULL, &doc, err) != INFERD_OK)
+        return inferd_err_set(err, INFERD_E_BAD_GATEWAY, "upstream %s: malformed response: %s", url,
+                              err->msg);
+    const inferd_json_t *outs = inferd_json_get(inferd_json_root(doc), "outputs");
+    size_t body_len;
+    char *body = inferd_buf_steal(&resp->body, &body_len);
+    inferd_tensor_t *whole =
+        inferd_tensor_wrap(INFERD_DTYPE_UINT8, (int64_t[]){(int64_t)body_len}, 1, body, body_len,
+                           free_release, NULL, INFERD_OWNER_REQUEST, err);
+    if (!whole) {
+        inferd_free(body);
+        inferd_json_doc_destroy(doc);
+        return err->code;
+    }
+    inferd_status_t st = INFERD_OK;
+    size_t off = (size_t)hl;
+    if (!outs || outs->type != INFERD_JSON_ARRAY)
+        st = inferd_err_set(err, INFERD_E_BAD_GATEWAY, "upstream %s: response has no outputs", url);
+    for (size_t k = 0; st == INFERD_OK && k < outs->u.array.count; k++) {
+        const inferd_json_t *o = outs->u.array.items[k];
+        const inferd_json_t *name = inferd_json_get(o, "name");
+        const inferd_json_t *dt = inferd_json_get(o, "datatype");
+        const inferd_json_t *shape = inferd_json_get(o, "shape");
+        const inferd_json_t *size =
+            inferd_json_get(inferd_json_get(o, "parameters"), "binary_data_size");
+        uint64_t nbytes = 0;
+        int64_t dims[INFERD_MAX_DIMS];
+        bool ok = name && name->type == INFERD_JSON_STRING && dt &&
+                  dt->type == INFERD_JSON_STRING && shape && shape->type == INFERD_JSON_ARRAY &&
+                  shape->u.array.count <= INFERD_MAX_DIMS;
+        /* A zero-byte output may come without a blob (Triton omits it). */
+        ok = ok && (size ? inferd_json_to_uint64(size, &nbytes) : !inferd_json_get(o, "data"));
+        for (size_t d = 0; ok && d < shape->u.array.count; d++)
+            ok = inferd_json_to_int64(shape->u.array.items[d], &dims[d]) && dims[d] >= 0;
+        size_t j = 0;
+        while (ok && j < m->n_outputs && strcmp(m->outputs[j].name, name->u.string.ptr) != 0)
+            j++;
+        inferd_dtype_t dtype =
+            ok ? inferd_dtype_from_name(dt->u.string.ptr, dt->u.string.len) : INFERD_DTYPE_INVALID;
+        if (!ok || j == m->n_outputs || dtype == INFERD_DTYPE_INVALID || nbytes > len - off) {
+            st = inferd_err_set(err, INFERD_E_BAD_GATEWAY,
+                                "upstream %s: malformed output %zu in the response", url, k);
+            break;
+        }
+        uint64_t numel;
+        if (inferd_shape_numel(dims, (int)shape->u.array.count, UINT64_MAX, &numel, err) !=
+                INFERD_OK ||
+            (dtype == INFERD_DTYPE_BYTES ? !inferd_bytes_valid(body + off, nbytes, numel)
+                                         : numel * inferd_dtype_size(dtype) != nbytes)) {
+            st = inferd_err_set(err, INFERD_E_BAD_GATEWAY,
+                                "upstream %s: output '%s' has %" PRIu64 " bytes for its shape", url,
+                                name->u.string.ptr, nbytes);
+            break;
+        }
+        inferd_tensor_unref(outputs[j]);
+        outputs[j] =
+            inferd_tensor_view(whole, off, dtype, dims, (int)shape->u.array.count, nbytes, err);
+        if (!outputs[j])
+            st = err->code;
+        off += nbytes;
+    }
+    for (size_t j = 0; st == INFERD_OK && j < m->n_outputs; j++)
+        if (!outputs[j])
+            st = inferd_err_set(err, INFERD_E_BAD_GATEWAY, "upstream %s did not return output '%s'",
+                                url, m->outputs[j].name);
+    inferd_tensor_unref(whole);
+    inferd_json_doc_destroy(doc);
+    return st;
+}
+
+/* The upstream's {"error": ...} message, or its raw body. */
+static void upstream_message(const inferd_remote_response_t *resp, char *out, size_t cap)
+{
+    inferd_json_doc_t *doc;
+    const char *body = resp->body.data ? resp->body.data : "";
+    if (inferd_json_parse(body, resp->body.len, NULL, &doc, NULL) == INFERD_OK) {
+        const inferd_json_t *e = inferd_json_get(inferd_json_root(doc), "error");
+        if (e && e->type == INFERD_JSON_STRING) {
+            snprintf(out, cap, "%s", e->u.string.ptr);
+            inferd_json_doc_destroy(doc);
+            return;
+        }
+        inferd_json_doc_destroy(doc);
+    }
+    snprintf(out, cap, "%.200s", body);
+}
+
+static inferd_status_t status_from_http(long code)
+{
+    switch (code) {
+    case 400: return INFERD_E_INVALID_ARG;
+    case 404: return INFERD_E_NOT_FOUND;
+    case 413: return INFERD_E_TOO_LARGE;
+    case 429: return INFERD_E_RESOURCE_EXHAUSTED;
+    case 503: return INFERD_E_UNAVAILABLE;
+    case 504: return INFERD_E_DEADLINE_EXCEEDED;
+    default: return code >= 400 && code < 500 ? INFERD_E_INVALID_ARG : INFERD_E_BAD_GATEWAY;
+    }
+}
+
+static inferd_status_t remote_execute(inferd_ctx_t *ctx, void *state,
+                                      inferd_tensor_t *const *inputs, inferd_tensor_t **outputs,
+                                      inferd_err_t *err)
+{
+    remote_model_t *m = state;
+    inferd_buf_t body;
+    inferd_buf_init(&body, 0);
+    int64_t header_len;
+    build_body(ctx, m, inputs, &body, &header_len);
+    if (body.failed) {
+        inferd_buf_deinit(&body);
+        return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED, "out of memory");
+    }
+    char traceparent[64], *tp = NULL;
+    static const uint8_t zero[16];
+    if (memcmp(ctx->trace_id, zero, 16) != 0) {
+        int n = snprintf(traceparent, sizeof(traceparent), "00-");
+        for (int i = 0; i < 16; i++)
+            n += snprintf(traceparent + n, sizeof(traceparent) - (size_t)n, "%02x",
+                          ctx->trace_id[i]);
+        n += snprintf(traceparent + n, sizeof(traceparent) - (size_t)n, "-");
+        for (int i = 0; i < 8; i++)
+            n +=
+                snprintf(traceparent + n, sizeof(traceparent) - (size_t)n, "%02x", ctx->span_id[i]);
+        snprintf(traceparent + n, sizeof(traceparent) - (size_t)n, "-%02x", ctx->trace_flags);
+        tp = traceparent;
+    }
+    bool tried[MAX_UPSTREAMS] = {false};
+    inferd_status_t st =
+        inferd_err_set(err, INFERD_E_UNAVAILABLE, "every upstream of this model is down");
+    for (;;) {
+        int u = pick_upstream(m, tried);
+        if (u < 0)
+            break;
+        tried[u] = true;
+        upstream_t *up = &m->ups[u];
+        char url[2048];
+        snprintf(url, sizeof(url), "%s%s/infer", up->base, m->model_path);
+        inferd_remote_request_t req = {.url = url,
+                                       .method = "POST",
+                                       .body = body.data,
+                                       .body_len = body.len,
+                                       .header_length = header_len,
+                                       .request_id = ctx->request_id,
+                                       .traceparent = tp,
+                                       .timeout_ms = m->timeout_ms,
+                                       .max_response_bytes = MAX_RESPONSE_BYTES,
+                                       .max_host_connections = m->max_connections};
+        inferd_remote_response_t resp;
+        inferd_remote_response_init(&resp, MAX_RESPONSE_BYTES);
+        atomic_fetch_add(&up->pending, 1);
+        st = inferd_remote_perform(ctx, &req, &resp, err);
+        atomic_fetch_sub(&up->pending, 1);
+        if (st == INFERD_E_UNAVAILABLE) {
+            record(up, false);
+            bool retry = !resp.sent && inferd_ctx_check(ctx, NULL) == INFERD_OK;
+            inferd_remote_response_deinit(&resp);
+            if (retry)
+                continue; /* never reached the upstream: another may take it */
+            break;
+        }
+        if (st == INFERD_OK && resp.status == 200) {
+            st = parse_outputs(m, url, &resp, outputs, err);
+            record(up, st == INFERD_OK);
+        } else if (st == INFERD_OK) {
+            char msg[300];
+            upstream_message(&resp, msg, sizeof(msg));
+            st = status_from_http(resp.status);
+            if (st == INFERD_E_BAD_GATEWAY)
+                inferd_err_set(err, st, "upstream %s answered %ld: %s", up->base, resp.status, msg);
+            else
+                inferd_err_set(err, st, "%s", msg); /* the client's error, passed through */
+            record(up, resp.status < 500);
+        }
+        inferd_remote_response_deinit(&resp);
+        break;
+    }
+    if (st != INFERD_OK)
+        for (size_t j = 0; j < m->n_outputs; j++) {
+            inferd_tensor_unref(outputs[j]);
+            outputs[j] = NULL;
+        }
+    inferd_buf_deinit(&body);
+    return st;
+}
+
+const inferd_backend_vtable_t inferd_remote_backend_vtable = {
+    .abi_version = INFERD_BACKEND_ABI_VERSION,
+    .name = "remote",
+    .load = remote_load,
+    .describe = remote_describe,
+    .execute = remote_execute,
+    .unload = remote_unload,
+};

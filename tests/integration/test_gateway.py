@@ -1,0 +1,268 @@
+"""Gateway mode: models with `backend: "remote"` forward to upstream v2 servers (other
+inferd processes here, and a deliberately broken fake upstream). Checks results through the
+gateway (JSON and binary), fast 503 when the upstream is gone and recovery when it returns,
+failover between two upstreams, deadlines that reach the upstream and close its
+connection, 502 for a malformed upstream, 4xx passed through, and that thousands of
+requests with faults leave no thread, descriptor or tensor behind."""
+import concurrent.futures
+import http.server
+import json
+import os
+import random
+import re
+import socketserver
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import onnx_models as om
+from conftest import Server, dumps, free_port, tensor
+
+DIGIT = [0, 0, 5, 13, 9, 1, 0, 0, 0, 0, 13, 15, 10, 15, 5, 0, 0, 3, 15, 2, 0, 11, 8, 0, 0, 4,
+         12, 0, 0, 8, 8, 0, 0, 5, 8, 0, 0, 9, 8, 0, 0, 4, 11, 0, 1, 12, 7, 0, 0, 2, 14, 5, 10,
+         12, 0, 0, 0, 0, 6, 13, 10, 0, 0, 0]
+
+
+def remote_repo(path, model, urls, extra="", max_batch_size=64):
+    d = os.path.join(path, model)
+    os.makedirs(os.path.join(d, "1"), exist_ok=True)
+    with open(os.path.join(d, "config.pbtxt"), "w") as f:
+        f.write('backend: "remote"\nmax_batch_size: %d\n'
+                'parameters { key: "url" value: { string_value: "%s" } }\n%s'
+                % (max_batch_size, ",".join(urls), extra))
+    return path
+
+
+def counter(text, name, **labels):
+    for line in text.splitlines():
+        m = re.match(r"^%s\{([^}]*)\} (\S+)$" % re.escape(name), line)
+        if m and all('%s="%s"' % kv in m.group(1) for kv in labels.items()):
+            return float(m.group(2))
+    return 0.0
+
+
+@pytest.fixture(scope="module")
+def upstream_repo(tmp_path_factory):
+    repo = str(tmp_path_factory.mktemp("upstream"))
+    om.copy_examples(repo, ["digits", "add_mul"])
+    model, cfg, _ = om.slow_model(name="slow", max_batch_size=1024)
+    om.write_model(repo, "slow", model, cfg)
+    return repo
+
+
+@pytest.fixture(scope="module")
+def pair(module_servers, upstream_repo, tmp_path_factory):
+    up = module_servers.start([upstream_repo])
+    url = "http://127.0.0.1:%d" % up.port
+    gw_repo = str(tmp_path_factory.mktemp("gateway"))
+    remote_repo(gw_repo, "digits", [url])
+    remote_repo(gw_repo, "add_mul", [url], max_batch_size=0)
+    remote_repo(gw_repo, "slow", [url], max_batch_size=1024)
+    gw = module_servers.start([gw_repo])
+    return up, gw
+
+
+def test_results_through_the_gateway_match_the_upstream(pair):
+    up, gw = pair
+    md_up, md_gw = up.metadata("digits"), gw.metadata("digits")
+    assert md_gw["inputs"] == md_up["inputs"] and md_gw["outputs"] == md_up["outputs"]
+    ins = [tensor("pixels", "FP32", [1, 64], DIGIT)]
+    direct = up.infer("digits", ins, id="d1")
+    via = gw.infer("digits", ins, id="d1")
+    assert direct.status == 200 and via.status == 200, (direct, via)
+    assert via.json()["outputs"] == direct.json()["outputs"]
+    assert via.json()["id"] == "d1"
+    r = gw.infer("add_mul", [tensor("a", "FP32", [3], [1, 2, 3]),
+                             tensor("b", "FP32", [3], [10, 20, 30])])
+    assert r.status == 200, r
+    assert r.json()["outputs"][0]["data"] == [11, 22, 33]
+
+
+def test_binary_request_through_the_gateway(pair):
+    up, gw = pair
+    blob = np.array(DIGIT, np.float32).tobytes()
+    header = json.dumps({"inputs": [{"name": "pixels", "shape": [1, 64], "datatype": "FP32",
+                                     "parameters": {"binary_data_size": len(blob)}}],
+                         "outputs": [{"name": "label", "parameters": {"binary_data": True}}]})
+    r = gw.post("/v2/models/digits/infer", header.encode() + blob,
+                headers={"Inference-Header-Content-Length": str(len(header))})
+    assert r.status == 200, r
+    hl = int(r.headers["inference-header-content-length"])
+    out = json.loads(r.body[:hl])["outputs"][0]
+    assert out["parameters"]["binary_data_size"] == 8
+    assert np.frombuffer(r.body[hl:], np.int64).tolist() == [0]
+
+
+def test_client_errors_are_passed_through(pair):
+    up, gw = pair
+    # add_mul has variable dims, so only the upstream can tell that a and b differ.
+    r = gw.infer("add_mul", [tensor("a", "FP32", [3], [1, 2, 3]), tensor("b", "FP32", [2], [1, 2])])
+    assert r.status == 400, r
+    assert r.error
+
+
+def test_deadline_reaches_the_upstream(pair):
+    up, gw = pair
+    x = np.random.RandomState(0).uniform(-1, 1, (512, 64)).astype(np.float32).tolist()
+    t0 = time.monotonic()
+    full = gw.infer("slow", [tensor("x", "FP32", [512, 64], x)], timeout=120)
+    whole = time.monotonic() - t0
+    assert full.status == 200, full
+    before = up.metrics()
+    t0 = time.monotonic()
+    r = gw.infer("slow", [tensor("x", "FP32", [512, 64], x)],
+                 parameters={"timeout": int(whole * 1e6 / 4)}, timeout=120)
+    took = time.monotonic() - t0
+    assert r.status == 504, r
+    assert took < whole * 0.75, (took, whole)
+    # The upstream stopped too: its run ended as a failure, not a success.
+    deadline = time.monotonic() + 10
+    while True:
+        after = up.metrics()
+        failed = sum(counter(after, "nv_inference_request_failure", model="slow", reason=k) -
+                     counter(before, "nv_inference_request_failure", model="slow", reason=k)
+                     for k in ("CANCELED", "REJECTED", "OTHER", "BACKEND"))
+        if failed >= 1:
+            break
+        assert time.monotonic() < deadline, "the upstream did not see the request end"
+        time.sleep(0.05)
+    assert counter(after, "nv_inference_request_success", model="slow") == \
+        counter(before, "nv_inference_request_success", model="slow")
+
+
+def test_upstream_down_is_a_fast_503_and_recovers(servers, upstream_repo, tmp_path):
+    port = free_port()
+    up = Server([upstream_repo], port=port)
+    servers.servers.append(up)
+    up.start()
+    gw = servers.start([remote_repo(str(tmp_path), "digits", ["http://127.0.0.1:%d" % port])])
+    ins = [tensor("pixels", "FP32", [1, 64], DIGIT)]
+    assert gw.infer("digits", ins).status == 200
+    up.stop()
+    for _ in range(5):
+        t0 = time.monotonic()
+        r = gw.infer("digits", ins)
+        assert r.status == 503, r
+        assert time.monotonic() - t0 < 1.0
+    up.start()
+    deadline = time.monotonic() + 10
+    while gw.infer("digits", ins).status != 200:
+        assert time.monotonic() < deadline, "the gateway never recovered"
+        time.sleep(0.2)
+
+
+def test_one_of_two_upstreams_down(servers, upstream_repo, tmp_path):
+    a = servers.start([upstream_repo])
+    dead = free_port()  # nothing listens there
+    gw = servers.start([remote_repo(str(tmp_path), "digits",
+                                    ["http://127.0.0.1:%d" % dead, "http://127.0.0.1:%d" % a.port])])
+    ins = [tensor("pixels", "FP32", [1, 64], DIGIT)]
+    for _ in range(50):
+        r = gw.infer("digits", ins)
+        assert r.status == 200, r
+
+
+class FakeUpstream(http.server.BaseHTTPRequestHandler):
+    """Serves valid metadata for `digits` and garbage for inference."""
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        body = json.dumps({"name": "digits", "versions": ["1"], "platform": "x",
+                           "inputs": [{"name": "pixels", "datatype": "FP32", "shape": [-1, 64]}],
+                           "outputs": [{"name": "label", "datatype": "INT64", "shape": [-1, 1]}]})
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = b"this is not a v2 response"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_malformed_upstream_is_502(servers, tmp_path):
+    srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), FakeUpstream)
+    srv.daemon_threads = True
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    try:
+        gw = servers.start([remote_repo(str(tmp_path), "digits",
+                                        ["http://127.0.0.1:%d" % srv.server_address[1]])])
+        r = gw.infer("digits", [tensor("pixels", "FP32", [1, 64], DIGIT)])
+        assert r.status == 502, r
+        assert "127.0.0.1:%d" % srv.server_address[1] in r.error
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_faults_leave_nothing_behind(pair):
+    up, gw = pair
+    n = 3000
+    ok = dumps({"inputs": [tensor("pixels", "FP32", [1, 64], DIGIT)]})
+    bad = dumps({"inputs": [tensor("a", "FP32", [2], [1, 2]), tensor("b", "FP32", [3], [1, 2, 3])]})
+    timed = dumps({"inputs": [tensor("pixels", "FP32", [1, 64], DIGIT)],
+                   "parameters": {"timeout": 1}})
+    # Warm the upstream connection pool to its working size before the baseline.
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda _: gw.post("/v2/models/digits/infer", ok), range(64)))
+    base, base_fds = gw.snapshot(), len(os.listdir("/proc/%d/fd" % gw.proc.pid))
+    rng = random.Random(1)
+    kinds = [rng.random() for _ in range(n)]
+
+    def one(k):
+        x = kinds[k]
+        if x < 0.1:
+            return gw.post("/v2/models/add_mul/infer", bad).status
+        if x < 0.2:
+            return gw.post("/v2/models/digits/infer", timed).status
+        return gw.post("/v2/models/digits/infer", ok).status
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(one, range(n)))
+    assert set(statuses) <= {200, 400, 504}, set(statuses)
+    assert statuses.count(200) > n // 2
+    deadline = time.monotonic() + 10
+    while True:
+        now, fds = gw.snapshot(), len(os.listdir("/proc/%d/fd" % gw.proc.pid))
+        if now == base and fds <= base_fds:
+            break
+        assert time.monotonic() < deadline, (base, now, base_fds, fds)
+        time.sleep(0.05)
+
+
+def test_pure_gateway_mirrors_the_upstream(servers, upstream_repo):
+    up = servers.start([upstream_repo])
+    url = "http://127.0.0.1:%d" % up.port
+    gw = Server([], ["--model-url", url])
+    servers.servers.append(gw)
+    gw.start()
+    names = sorted(e["name"] for e in gw.index() if e.get("state") == "READY")
+    assert names == sorted(e["name"] for e in up.index() if e.get("state") == "READY")
+    r = gw.infer("digits", [tensor("pixels", "FP32", [1, 64], DIGIT)])
+    assert r.status == 200, r
+    assert r.json()["outputs"][0]["data"] == \
+        up.infer("digits", [tensor("pixels", "FP32", [1, 64], DIGIT)]).json()["outputs"][0]["data"]
+    assert gw.get("/healthz").json() == {"status": "ok", "model_loaded": True}
+    up.stop()
+    time.sleep(1.2)  # readiness of the upstream is checked at most once a second
+    r = gw.get("/healthz")
+    assert r.status == 503 and r.json()["model_loaded"] is False, r
+
+
+def test_pure_gateway_from_the_environment(servers, upstream_repo):
+    up = servers.start([upstream_repo])
+    gw = Server([], env={"MODEL_URL": "http://127.0.0.1:%d" % up.port})
+    servers.servers.append(gw)
+    gw.start()
+    r = gw.infer("add_mul", [tensor("a", "FP32", [1], [2]), tensor("b", "FP32", [1], [3])])
+    assert r.status == 200, r
+    assert r.json()["outputs"][1]["data"] == [6]
