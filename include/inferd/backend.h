@@ -20,10 +20,10 @@
 
 /* One input or output as the model file declares it. */
 typedef struct inferd_backend_io {
-    const char *name;               /* owned by the backend state */
+    const char *name; /* owned by the backend state */
     inferd_dtype_t dtype;
-    int ndim;                       /* -1 when the model does not declare a rank */
-    int64_t dims[INFERD_MAX_DIMS];  /* -1 for a variable (symbolic or unknown) dim */
+    int ndim;                      /* -1 when the model does not declare a rank */
+    int64_t dims[INFERD_MAX_DIMS]; /* -1 for a variable (symbolic or unknown) dim */
 } inferd_backend_io_t;
 
 /* The config's `parameters { key: .. value: { string_value: .. } }`, borrowed. */

@@ -20,7 +20,7 @@ typedef struct inferd_ctx {
     uint8_t trace_id[16];                   /* all zero = not traced */
     uint8_t span_id[8];
     uint8_t trace_flags;
-    _Atomic(const char *) current_op;       /* node being run (static or model-owned string) */
+    _Atomic(const char *) current_op; /* node being run (static or model-owned string) */
 } inferd_ctx_t;
 
 /* Initializes ctx with no deadline, not cancelled, an empty id. */

@@ -56,15 +56,15 @@ typedef void (*inferd_release_cb)(void *release_ctx, void *data);
 typedef struct inferd_tensor inferd_tensor_t;
 struct inferd_tensor {
     inferd_dtype_t dtype;
-    int ndim;                        /* 0 for a scalar */
-    int64_t dims[INFERD_MAX_DIMS];   /* each >= 0 */
-    void *data;                      /* NULL only when nbytes == 0 */
-    size_t nbytes;                   /* numel * element size; serialized size for BYTES */
-    inferd_owner_t owner;            /* account this tensor is charged to */
-    atomic_int _refs;                /* use inferd_tensor_ref/unref */
-    inferd_release_cb _release;      /* frees data at the last unref (NULL: nothing to free) */
+    int ndim;                      /* 0 for a scalar */
+    int64_t dims[INFERD_MAX_DIMS]; /* each >= 0 */
+    void *data;                    /* NULL only when nbytes == 0 */
+    size_t nbytes;                 /* numel * element size; serialized size for BYTES */
+    inferd_owner_t owner;          /* account this tensor is charged to */
+    atomic_int _refs;              /* use inferd_tensor_ref/unref */
+    inferd_release_cb _release;    /* frees data at the last unref (NULL: nothing to free) */
     void *_release_ctx;
-    inferd_tensor_t *_parent;        /* set for views: unref'd at the last unref */
+    inferd_tensor_t *_parent; /* set for views: unref'd at the last unref */
 };
 
 /* Size of one element in bytes; 0 for BYTES (variable) and INVALID. */
@@ -93,8 +93,7 @@ uint64_t inferd_tensor_numel(const inferd_tensor_t *t);
  * for BYTES and ignored otherwise. Returns NULL and sets err (RESOURCE_EXHAUSTED on
  * allocation failure, INVALID_ARG on a bad shape). refs = 1. */
 inferd_tensor_t *inferd_tensor_create(inferd_dtype_t dt, const int64_t *dims, int ndim,
-                                      size_t nbytes_bytes, inferd_owner_t owner,
-                                      inferd_err_t *err);
+                                      size_t nbytes_bytes, inferd_owner_t owner, inferd_err_t *err);
 
 /* Wraps caller memory without copying; release(release_ctx, data) runs at the last
  * unref (release may be NULL). Fails only on a bad shape. */

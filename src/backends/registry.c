@@ -25,8 +25,7 @@ inferd_status_t inferd_backend_find(const char *backend, const char *platform,
         *out = &inferd_remote_backend_vtable;
         return INFERD_OK;
     }
-    if ((backend_onnx && (empty(platform) || platform_onnx)) ||
-        (platform_onnx && empty(backend))) {
+    if ((backend_onnx && (empty(platform) || platform_onnx)) || (platform_onnx && empty(backend))) {
         *out = &inferd_onnx_backend_vtable;
         return INFERD_OK;
     }

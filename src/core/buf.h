@@ -9,11 +9,11 @@
 #include <stdint.h>
 
 typedef struct inferd_buf {
-    char *data;     /* NUL-terminated while len < cap */
+    char *data; /* NUL-terminated while len < cap */
     size_t len;
     size_t cap;
-    size_t limit;   /* 0 = no limit */
-    bool failed;    /* an append did not fit */
+    size_t limit; /* 0 = no limit */
+    bool failed;  /* an append did not fit */
 } inferd_buf_t;
 
 void inferd_buf_init(inferd_buf_t *b, size_t limit);

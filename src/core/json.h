@@ -27,7 +27,7 @@ typedef enum {
 typedef struct inferd_json inferd_json_t;
 
 typedef struct inferd_json_member {
-    const char *key;        /* unescaped, NUL-terminated */
+    const char *key; /* unescaped, NUL-terminated */
     size_t key_len;
     inferd_json_t *value;
 } inferd_json_member_t;
@@ -37,11 +37,12 @@ struct inferd_json {
     union {
         bool boolean;
         struct {
-            const char *text; /* the lexeme, e.g. "-1.5e3", "NaN", "-Infinity" (not NUL-terminated) */
+            const char
+                *text; /* the lexeme, e.g. "-1.5e3", "NaN", "-Infinity" (not NUL-terminated) */
             size_t len;
         } number;
         struct {
-            const char *ptr;  /* NUL-terminated */
+            const char *ptr; /* NUL-terminated */
             size_t len;
         } string;
         struct {
@@ -56,8 +57,8 @@ struct inferd_json {
 };
 
 typedef struct inferd_json_limits {
-    size_t max_depth;   /* nesting of arrays/objects; the root container is depth 1 */
-    size_t max_nodes;   /* total values in the document */
+    size_t max_depth; /* nesting of arrays/objects; the root container is depth 1 */
+    size_t max_nodes; /* total values in the document */
 } inferd_json_limits_t;
 
 /* Defaults: depth 100, nodes 64 Mi. */

@@ -43,8 +43,8 @@ size_t inferd_thread_count(void);
  * library's own). */
 size_t inferd_thread_os_count(void);
 
-/* Appends a JSON object {"registered":[...],"registered_count":N,"os":[...],"os_count":N} describing every
- * thread: name, role, state, cpu_seconds. */
+/* Appends a JSON object {"registered":[...],"registered_count":N,"os":[...],"os_count":N}
+ * describing every thread: name, role, state, cpu_seconds. */
 void inferd_thread_list_json(inferd_buf_t *out);
 
 /* CPUs this process may really use: the affinity mask, further limited by a cgroup v2

@@ -40,6 +40,8 @@ static module_t modules[MAX_MODULES];
 static size_t n_modules;
 static uintptr_t exe_bias;
 static bool loaded;
+static Elf *exe_elf;  /* kept open: function names point into its string tables */
+static Dwarf *exe_dw; /* kept open: file names point into its line tables */
 
 static int cmp_func(const void *a, const void *b)
 {
@@ -156,14 +158,14 @@ void inferd_symbols_load(void)
     int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
-    /* fd, elf and dw are kept open on purpose: names and paths point into them. */
-    Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-    if (!elf)
+    /* The descriptor stays open with the mapping, like exe_elf and exe_dw. */
+    exe_elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    if (!exe_elf)
         return;
-    load_functions(elf);
-    Dwarf *dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
-    if (dw)
-        load_lines(dw);
+    load_functions(exe_elf);
+    exe_dw = dwarf_begin_elf(exe_elf, DWARF_C_READ, NULL);
+    if (exe_dw)
+        load_lines(exe_dw);
 }
 
 bool inferd_symbols_lookup(uintptr_t pc, inferd_symbol_t *out)

@@ -20,13 +20,13 @@
 typedef struct inferd_model_io {
     char *name;
     inferd_dtype_t data_type;
-    int ndim;                          /* number of entries in dims (batch dim excluded) */
-    int64_t dims[INFERD_MAX_DIMS];     /* -1 = variable */
+    int ndim;                      /* number of entries in dims (batch dim excluded) */
+    int64_t dims[INFERD_MAX_DIMS]; /* -1 = variable */
     bool has_reshape;
-    int reshape_ndim;                  /* may be 0: reshape { shape: [] } */
+    int reshape_ndim; /* may be 0: reshape { shape: [] } */
     int64_t reshape[INFERD_MAX_DIMS];
-    bool optional;                     /* inputs only */
-    char *label_filename;              /* outputs only; NULL if none */
+    bool optional;        /* inputs only */
+    char *label_filename; /* outputs only; NULL if none */
 } inferd_model_io_t;
 
 typedef enum {
@@ -43,8 +43,8 @@ typedef enum {
 } inferd_instance_kind_t;
 
 typedef struct inferd_instance_group {
-    char *name;                        /* NULL if not given */
-    int32_t count;                     /* >= 1 */
+    char *name;    /* NULL if not given */
+    int32_t count; /* >= 1 */
     inferd_instance_kind_t kind;
 } inferd_instance_group_t;
 
@@ -57,7 +57,7 @@ typedef struct inferd_queue_policy {
     inferd_timeout_action_t timeout_action;
     uint64_t default_timeout_microseconds;
     bool allow_timeout_override;
-    uint32_t max_queue_size;           /* 0 = inferd's default bound */
+    uint32_t max_queue_size; /* 0 = inferd's default bound */
 } inferd_queue_policy_t;
 
 typedef struct inferd_dynamic_batching {
@@ -70,16 +70,16 @@ typedef struct inferd_dynamic_batching {
 
 typedef struct inferd_model_param {
     char *key;
-    char *value;                       /* the string_value */
+    char *value; /* the string_value */
 } inferd_model_param_t;
 
 typedef struct inferd_model_config {
     char *name;
-    char *platform;                    /* "onnxruntime_onnx" after completion */
-    char *backend;                     /* "onnxruntime" after completion */
-    char *default_model_filename;      /* "model.onnx" after completion */
-    int32_t max_batch_size;            /* 0 = no implicit batch dim */
-    bool has_max_batch_size;           /* the text set it (even to 0) */
+    char *platform;               /* "onnxruntime_onnx" after completion */
+    char *backend;                /* "onnxruntime" after completion */
+    char *default_model_filename; /* "model.onnx" after completion */
+    int32_t max_batch_size;       /* 0 = no implicit batch dim */
+    bool has_max_batch_size;      /* the text set it (even to 0) */
 
     inferd_model_io_t *inputs;
     size_t n_inputs;
@@ -87,8 +87,8 @@ typedef struct inferd_model_config {
     size_t n_outputs;
 
     inferd_version_policy_kind_t version_policy;
-    uint32_t latest_num_versions;      /* LATEST: default 1 */
-    int64_t *specific_versions;        /* SPECIFIC */
+    uint32_t latest_num_versions; /* LATEST: default 1 */
+    int64_t *specific_versions;   /* SPECIFIC */
     size_t n_specific_versions;
 
     inferd_instance_group_t *instance_groups;

@@ -35,22 +35,22 @@ typedef enum {
 } inferd_sched_timeout_action_t;
 
 typedef struct inferd_sched_options {
-    const char *model_name;        /* for thread names and messages */
+    const char *model_name; /* for thread names and messages */
     int64_t version;
-    int32_t instance_count;        /* worker threads, >= 1 */
-    uint32_t max_queue_size;       /* requests waiting, >= 1 */
+    int32_t instance_count;  /* worker threads, >= 1 */
+    uint32_t max_queue_size; /* requests waiting, >= 1 */
     const inferd_backend_vtable_t *backend;
-    void *backend_state;           /* borrowed; must outlive the scheduler */
-    inferd_model_stats_t *stats;   /* borrowed; updated by workers */
+    void *backend_state;         /* borrowed; must outlive the scheduler */
+    inferd_model_stats_t *stats; /* borrowed; updated by workers */
 
-    bool dynamic_batching;         /* batch requests together (needs max_batch_size > 0) */
-    int32_t max_batch_size;        /* rows per execution */
+    bool dynamic_batching;                /* batch requests together (needs max_batch_size > 0) */
+    int32_t max_batch_size;               /* rows per execution */
     const int64_t *preferred_batch_sizes; /* borrowed; may be NULL */
     size_t n_preferred_batch_sizes;
     uint64_t max_queue_delay_us;
 
     inferd_sched_timeout_action_t timeout_action;
-    uint64_t default_timeout_us;   /* 0 = none */
+    uint64_t default_timeout_us; /* 0 = none */
     bool allow_timeout_override;
 } inferd_sched_options_t;
 

@@ -24,26 +24,26 @@ typedef struct inferd_server_options {
     inferd_str_list_t load_models;        /* --load-model (explicit mode) */
     const char *model_url;                /* --model-url / MODEL_URL: pure gateway */
     int64_t repository_poll_secs;         /* poll mode: 15 */
-    const char *http_address;          /* "0.0.0.0" */
-    int64_t http_port;                 /* 8000 */
-    int64_t http_thread_count;         /* 0 = one per usable CPU, at most 4 */
-    int64_t grpc_port;                 /* accepted for compatibility; no gRPC yet */
-    const char *metrics_address;       /* defaults to http_address */
-    int64_t metrics_port;              /* 8002; 0 = off */
-    const char *model_control_mode;    /* "none" */
-    int64_t exit_timeout_secs;         /* 30 */
-    int64_t log_verbose;               /* 0 */
-    const char *log_format;            /* "json" | "text" */
-    int64_t http_max_input_size;       /* bytes, 64 MiB */
-    int64_t max_tensor_elements;       /* per tensor */
-    int64_t max_json_depth;            /* 100 */
-    int64_t max_inputs;                /* inputs/outputs per request */
+    const char *http_address;             /* "0.0.0.0" */
+    int64_t http_port;                    /* 8000 */
+    int64_t http_thread_count;            /* 0 = one per usable CPU, at most 4 */
+    int64_t grpc_port;                    /* accepted for compatibility; no gRPC yet */
+    const char *metrics_address;          /* defaults to http_address */
+    int64_t metrics_port;                 /* 8002; 0 = off */
+    const char *model_control_mode;       /* "none" */
+    int64_t exit_timeout_secs;            /* 30 */
+    int64_t log_verbose;                  /* 0 */
+    const char *log_format;               /* "json" | "text" */
+    int64_t http_max_input_size;          /* bytes, 64 MiB */
+    int64_t max_tensor_elements;          /* per tensor */
+    int64_t max_json_depth;               /* 100 */
+    int64_t max_inputs;                   /* inputs/outputs per request */
     int64_t http_max_connections;
     int64_t http_idle_timeout_secs;
-    int64_t default_max_batch_size;    /* auto-complete, Triton's default 4 */
-    int64_t max_queue_size;            /* per model version when its config sets none */
-    bool strict_readiness;             /* ready only when every model is ready */
-    bool allow_client_shm;             /* shared-memory register/unregister (false) */
+    int64_t default_max_batch_size; /* auto-complete, Triton's default 4 */
+    int64_t max_queue_size;         /* per model version when its config sets none */
+    bool strict_readiness;          /* ready only when every model is ready */
+    bool allow_client_shm;          /* shared-memory register/unregister (false) */
 } inferd_server_options_t;
 
 /* Fills opt with the defaults documented in README.md. */
@@ -54,7 +54,7 @@ typedef struct inferd_http inferd_http_t;
 typedef struct inferd_server {
     inferd_server_options_t opt;
     inferd_repo_t *repo;
-    atomic_bool shutting_down;         /* set at SIGINT/SIGTERM: readiness turns false */
+    atomic_bool shutting_down; /* set at SIGINT/SIGTERM: readiness turns false */
     inferd_http_t *http;
     inferd_http_t *metrics_http;
 } inferd_server_t;

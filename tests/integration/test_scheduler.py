@@ -301,7 +301,14 @@ def test_churn_leaves_nothing_behind(srv):
     timed = dumps({"inputs": [tensor("pixels", "FP32", [1, 64], img)],
                    "parameters": {"timeout": 1}})
     srv.infer("digits", [tensor("pixels", "FP32", [1, 64], img)])
-    base = srv.snapshot()
+    # Earlier tests may have left a cancelled slow request finishing: wait for quiet.
+    deadline = time.monotonic() + 60
+    while True:
+        base = srv.snapshot()
+        if base["request_tensors"] == 0 and base["arena_tensors"] == 0:
+            break
+        assert time.monotonic() < deadline, base
+        time.sleep(0.05)
     base_fds = fd_count(srv.proc.pid)
     rng = random.Random(0)
     kinds = [rng.random() for _ in range(n)]

@@ -11,9 +11,8 @@
 
 /* Starts listening on address:port with threads I/O threads. metrics_only serves just
  * GET /metrics (the --metrics-port listener). */
-inferd_status_t inferd_http_start(inferd_server_t *srv, const char *address, int port,
-                                  int threads, bool metrics_only, inferd_http_t **out,
-                                  inferd_err_t *err);
+inferd_status_t inferd_http_start(inferd_server_t *srv, const char *address, int port, int threads,
+                                  bool metrics_only, inferd_http_t **out, inferd_err_t *err);
 
 /* Stops accepting new connections; existing ones finish. */
 void inferd_http_quiesce(inferd_http_t *h);

@@ -22,36 +22,36 @@ struct inferd_http_exchange {
     inferd_server_t *srv;
     struct MHD_Connection *conn;
     inferd_http_method_t method;
-    const char *method_name;           /* MHD-owned, valid for the exchange */
-    const char *url;                   /* MHD-owned, path without the query */
+    const char *method_name; /* MHD-owned, valid for the exchange */
+    const char *url;         /* MHD-owned, path without the query */
     inferd_route_t route;
     inferd_status_t route_status;
     inferd_err_t route_err;
     int64_t t_start_ns;
 
-    inferd_buf_t body;                 /* request body, bounded by http_max_input_size */
-    size_t body_off;                   /* padding before the body in body.data (see http.c) */
+    inferd_buf_t body; /* request body, bounded by http_max_input_size */
+    size_t body_off;   /* padding before the body in body.data (see http.c) */
     bool body_too_large;
-    bool handled;                      /* the handler ran (the body is complete) */
+    bool handled; /* the handler ran (the body is complete) */
 
     /* The response; set once. */
     bool has_response;
     int status;
-    char *resp_body;                   /* inferd_malloc'd, handed to MHD */
+    char *resp_body; /* inferd_malloc'd, handed to MHD */
     size_t resp_len;
     const char *content_type;
-    bool has_infer_header_len;         /* binary response: Inference-Header-Content-Length */
+    bool has_infer_header_len; /* binary response: Inference-Header-Content-Length */
     size_t infer_header_len;
-    const char *allow;                 /* Allow header for 405 */
-    int retry_after_secs;              /* > 0: Retry-After header (429) */
-    char error[INFERD_ERR_MSG_MAX];    /* for the access log */
+    const char *allow;              /* Allow header for 405 */
+    int retry_after_secs;           /* > 0: Retry-After header (429) */
+    char error[INFERD_ERR_MSG_MAX]; /* for the access log */
 
     /* Asynchronous inference. */
     _Atomic(v2_infer_call_t *) call; /* set on the I/O thread, read by cancel_all */
     bool suspended;
-    struct http_watch *watch;          /* disconnect watch while suspended, or NULL */
+    struct http_watch *watch; /* disconnect watch while suspended, or NULL */
     int watch_fd;
-    atomic_bool completed;             /* the worker finished; the response can be built */
+    atomic_bool completed; /* the worker finished; the response can be built */
 
     /* For the access log. */
     char request_id[INFERD_REQUEST_ID_MAX];

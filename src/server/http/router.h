@@ -23,12 +23,12 @@ typedef enum {
     INFERD_ROUTE_METRICS,
     INFERD_ROUTE_DEBUG_THREADS,
     INFERD_ROUTE_DEBUG_TENSORS,
-    INFERD_ROUTE_MODEL_STATS,    /* model empty: every model */
+    INFERD_ROUTE_MODEL_STATS, /* model empty: every model */
     INFERD_ROUTE_LOGGING,
     INFERD_ROUTE_DEBUG_REQUESTS,
-    INFERD_ROUTE_SHM_STATUS,     /* model = region name, empty: every region */
-    INFERD_ROUTE_SHM_REGISTER,   /* model = region name */
-    INFERD_ROUTE_SHM_UNREGISTER, /* model = region name, empty: every region */
+    INFERD_ROUTE_SHM_STATUS,        /* model = region name, empty: every region */
+    INFERD_ROUTE_SHM_REGISTER,      /* model = region name */
+    INFERD_ROUTE_SHM_UNREGISTER,    /* model = region name, empty: every region */
     INFERD_ROUTE_REPOSITORY_LOAD,   /* model = the model to load */
     INFERD_ROUTE_REPOSITORY_UNLOAD, /* model = the model to unload */
 } inferd_route_kind_t;

@@ -20,16 +20,16 @@
 
 /* One entry of "inputs". */
 typedef struct inferd_v2_input {
-    const char *name;                   /* NUL-terminated, inside the document */
+    const char *name; /* NUL-terminated, inside the document */
     inferd_dtype_t datatype;
     int ndim;
     int64_t shape[INFERD_MAX_DIMS];
-    const inferd_json_t *data;          /* NULL when the tensor comes as binary data or shm */
-    const inferd_json_t *parameters;    /* NULL if absent */
+    const inferd_json_t *data;       /* NULL when the tensor comes as binary data or shm */
+    const inferd_json_t *parameters; /* NULL if absent */
     bool has_binary_data_size;
-    uint64_t binary_data_size;          /* parameters.binary_data_size */
-    uint64_t binary_offset;             /* set by inferd_v2_layout_binary */
-    const char *shm_region;             /* parameters.shared_memory_region, or NULL */
+    uint64_t binary_data_size; /* parameters.binary_data_size */
+    uint64_t binary_offset;    /* set by inferd_v2_layout_binary */
+    const char *shm_region;    /* parameters.shared_memory_region, or NULL */
     uint64_t shm_offset;
     uint64_t shm_byte_size;
 } inferd_v2_input_t;
@@ -38,31 +38,31 @@ typedef struct inferd_v2_input {
 typedef struct inferd_v2_output {
     const char *name;
     const inferd_json_t *parameters;
-    bool has_binary_data;               /* parameters.binary_data given */
+    bool has_binary_data; /* parameters.binary_data given */
     bool binary_data;
-    uint32_t classification;            /* parameters.classification; 0 = not asked */
+    uint32_t classification; /* parameters.classification; 0 = not asked */
     const char *shm_region;
     uint64_t shm_offset;
     uint64_t shm_byte_size;
 } inferd_v2_output_t;
 
 typedef struct inferd_v2_request {
-    const char *id;                     /* NULL when absent */
+    const char *id; /* NULL when absent */
     size_t id_len;
-    const inferd_json_t *parameters;    /* the request-level object, NULL if absent */
-    bool binary_data_output;            /* parameters.binary_data_output */
+    const inferd_json_t *parameters; /* the request-level object, NULL if absent */
+    bool binary_data_output;         /* parameters.binary_data_output */
     bool has_timeout;
-    uint64_t timeout_us;                /* parameters.timeout */
+    uint64_t timeout_us; /* parameters.timeout */
     inferd_v2_input_t *inputs;
     size_t n_inputs;
     inferd_v2_output_t *outputs;
     size_t n_outputs;
-    bool has_outputs;                   /* "outputs" was present */
+    bool has_outputs; /* "outputs" was present */
 } inferd_v2_request_t;
 
 typedef struct inferd_v2_limits {
-    size_t max_inputs;                  /* entries in "inputs" and "outputs" */
-    uint64_t max_elements;              /* per tensor */
+    size_t max_inputs;     /* entries in "inputs" and "outputs" */
+    uint64_t max_elements; /* per tensor */
 } inferd_v2_limits_t;
 
 /* Validates the structure of an infer request body (types of every field, datatype
@@ -107,11 +107,11 @@ inferd_status_t inferd_v2_layout_binary(inferd_v2_request_t *req, size_t binary_
                                         inferd_err_t *err);
 
 /* Builds the tensor of a binary or shared-memory input from size bytes at offset in body (a
- * tensor whose data is the binary section or the region; any dtype). The blob must hold exactly the shape's elements:
- * element count x element size bytes, or for BYTES that many length-prefixed elements and
- * nothing else; otherwise INVALID_ARG naming the input. The result is a view of body (it
- * keeps body alive) unless the blob is not aligned for the element type, in which case it is
- * a copy and *copied is set to its size (0 otherwise). */
+ * tensor whose data is the binary section or the region; any dtype). The blob must hold exactly the
+ * shape's elements: element count x element size bytes, or for BYTES that many length-prefixed
+ * elements and nothing else; otherwise INVALID_ARG naming the input. The result is a view of body
+ * (it keeps body alive) unless the blob is not aligned for the element type, in which case it is a
+ * copy and *copied is set to its size (0 otherwise). */
 inferd_status_t inferd_v2_binary_to_tensor(const char *input_name, inferd_dtype_t dtype,
                                            const int64_t *shape, int ndim, uint64_t max_elements,
                                            inferd_tensor_t *body, size_t offset, size_t size,
@@ -136,8 +136,8 @@ bool inferd_v2_classification_supported(inferd_dtype_t dt);
  * integers in decimal) and labels[index] when index < n_labels and the label is not empty.
  * The result is a new BYTES tensor (INFERD_OWNER_REQUEST). INVALID_ARG for an unsupported
  * datatype or an output over INFERD_V2_CLASSIFICATION_MAX_ELEMENTS. */
-inferd_status_t inferd_v2_classify(const char *output_name, const inferd_tensor_t *t,
-                                   int64_t batch, uint32_t k, const char *const *labels,
-                                   size_t n_labels, inferd_tensor_t **out, inferd_err_t *err);
+inferd_status_t inferd_v2_classify(const char *output_name, const inferd_tensor_t *t, int64_t batch,
+                                   uint32_t k, const char *const *labels, size_t n_labels,
+                                   inferd_tensor_t **out, inferd_err_t *err);
 
 #endif

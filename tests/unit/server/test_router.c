@@ -71,8 +71,7 @@ static void test_repository_control_paths(void **state)
     assert_int_equal(match(INFERD_HTTP_GET, "/v2/repository/models/m/load"),
                      INFERD_E_METHOD_NOT_ALLOWED);
     assert_int_equal(match(INFERD_HTTP_POST, "/v2/repository/models/m/reload"), INFERD_E_NOT_FOUND);
-    assert_int_equal(match(INFERD_HTTP_POST, "/v2/repository/models/m/load/x"),
-                     INFERD_E_NOT_FOUND);
+    assert_int_equal(match(INFERD_HTTP_POST, "/v2/repository/models/m/load/x"), INFERD_E_NOT_FOUND);
     assert_int_equal(match(INFERD_HTTP_POST, "/v2/repository/models/m"), INFERD_E_NOT_FOUND);
 }
 
@@ -179,10 +178,13 @@ static void test_shm_paths(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_server_paths),  cmocka_unit_test(test_model_paths),
+        cmocka_unit_test(test_server_paths),
+        cmocka_unit_test(test_model_paths),
         cmocka_unit_test(test_repository_control_paths),
-        cmocka_unit_test(test_not_found),     cmocka_unit_test(test_wrong_method),
-        cmocka_unit_test(test_name_decoding), cmocka_unit_test(test_observability_paths),
+        cmocka_unit_test(test_not_found),
+        cmocka_unit_test(test_wrong_method),
+        cmocka_unit_test(test_name_decoding),
+        cmocka_unit_test(test_observability_paths),
         cmocka_unit_test(test_shm_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -145,7 +145,7 @@ static inferd_tensor_t *slice_at(const inferd_tensor_t *x, int axis, int64_t idx
     int64_t outer = inferd_onnx_dims_prod(x->dims, 0, axis), n = x->dims[axis],
             inner = inferd_onnx_dims_prod(x->dims, axis + 1, x->ndim);
     size_t chunk = (size_t)inner * es;
-    for (int64_t o = 0; o < outer; o++)
+    for (int64_t o = 0; chunk && o < outer; o++)
         memcpy((char *)t->data + (size_t)o * chunk,
                (const char *)x->data + (size_t)(o * n + idx) * chunk, chunk);
     return t;
@@ -183,7 +183,7 @@ static inferd_tensor_t *stack(inferd_tensor_t *const *pieces, int64_t count, int
     size_t chunk = (size_t)inner * es;
     for (int64_t t = 0; t < count; t++) {
         int64_t at = reverse ? count - 1 - t : t;
-        for (int64_t o = 0; o < outer; o++)
+        for (int64_t o = 0; chunk && o < outer; o++)
             memcpy((char *)out->data + (size_t)(o * count + at) * chunk,
                    (const char *)pieces[t]->data + (size_t)o * chunk, chunk);
     }

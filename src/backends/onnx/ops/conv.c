@@ -678,6 +678,9 @@ static inferd_status_t convt_geom(const conv_data_t *d, const inferd_tensor_t *x
         w->s[i] = sp->n_strides ? sp->strides[i] : 1;
         w->d[i] = sp->n_dilations ? sp->dilations[i] : 1;
         int64_t opad = d->n_output_padding ? d->output_padding[i] : 0;
+        if (w->k[i] > INFERD_ONNX_MAX_WINDOW || opad < 0 || opad > INFERD_ONNX_MAX_WINDOW ||
+            w->in[i] > ((int64_t)1 << 40))
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "kernel or output_padding too large");
         int64_t full = w->s[i] * (w->in[i] - 1) + opad + (w->k[i] - 1) * w->d[i] + 1;
         bool have_shape = d->n_output_shape > 0;
         if (have_shape || sp->auto_pad == INFERD_ONNX_AUTO_PAD_SAME_UPPER ||

@@ -127,6 +127,12 @@ static inferd_status_t gs_compute(const inferd_onnx_node_t *node, inferd_tensor_
                     ix = pad_coord(d, ix, W);
                     iy = pad_coord(d, iy, H);
                 }
+                /* NaN or far-away points read as outside (and never reach an integer
+                 * conversion that could not represent them). */
+                if (!(fabs(ix) < 0x1p40) || !(fabs(iy) < 0x1p40)) {
+                    ix = -8;
+                    iy = -8;
+                }
                 for (int64_t c = 0; c < C; c++) {
                     int64_t base = (n * C + c) * H * W;
                     double v = 0;

@@ -301,8 +301,9 @@ static inferd_status_t gather_nd_compute(const inferd_onnx_node_t *node, inferd_
         if (nd_offset(x, ix, (uint64_t)t, m, b, per_batch ? t / per_batch : 0, &off, err) !=
             INFERD_OK)
             return err ? err->code : INFERD_E_INVALID_ARG;
-        memcpy((char *)out[0]->data + (size_t)(t * slice) * es,
-               (const char *)x->data + (size_t)off * es, (size_t)slice * es);
+        if (slice)
+            memcpy((char *)out[0]->data + (size_t)(t * slice) * es,
+                   (const char *)x->data + (size_t)off * es, (size_t)slice * es);
     }
     return INFERD_OK;
 }

@@ -113,6 +113,8 @@ extern const inferd_onnx_op_t inferd_onnx_ops_control[];
 extern const size_t inferd_onnx_ops_control_count;
 extern const inferd_onnx_op_t inferd_onnx_ops_sequence[];
 extern const size_t inferd_onnx_ops_sequence_count;
+extern const inferd_onnx_op_t inferd_onnx_ops_gradient[];
+extern const size_t inferd_onnx_ops_gradient_count;
 
 /* ------------------------------------------------------------------------------------ */
 /* Helpers (common.c). None allocates; all may run on any thread.                       */
@@ -164,7 +166,7 @@ void inferd_onnx_bcast_copy(const inferd_tensor_t *src, inferd_tensor_t *dst);
  * names the element type: INFERD_ONNX_SEQ(elem). */
 #define INFERD_ONNX_SEQ(elem) ((inferd_dtype_t)(INFERD_DTYPE_COUNT_ + (int)(elem)))
 #define INFERD_ONNX_IS_SEQ(dt) ((int)(dt) > INFERD_DTYPE_COUNT_)
-#define INFERD_ONNX_SEQ_ELEM(dt) ((inferd_dtype_t)((int)(dt) - INFERD_DTYPE_COUNT_))
+#define INFERD_ONNX_SEQ_ELEM(dt) ((inferd_dtype_t)((int)(dt)-INFERD_DTYPE_COUNT_))
 
 bool inferd_onnx_dtype_is_float(inferd_dtype_t dt); /* FP16, BF16, FP32, FP64 */
 bool inferd_onnx_dtype_is_int(inferd_dtype_t dt);   /* signed or unsigned integer */

@@ -95,6 +95,7 @@ static void unflatten(int64_t idx, const int64_t *dims, int n, int64_t *out)
             }                                                                                      \
             if (in_pad_)                                                                           \
                 padded++;                                                                          \
+            (void)cm; /* only MaxPool's Indices with storage_order reads it */                     \
             if (in_img_) {                                                                         \
                 BODY;                                                                              \
             }                                                                                      \

@@ -396,6 +396,33 @@ static inferd_status_t reduce_compute(const inferd_onnx_node_t *node, inferd_ten
         else
             n_out *= x->dims[i];
     }
+    /* FP32 reduced over trailing dims (LayerNorm-style means and variances): each
+     * output is one contiguous run, read without the general walk. */
+    bool trailing = red.n > 0 && dt == INFERD_DTYPE_FP32 && red.stride[red.n - 1] == 1 &&
+                    red.n + kept.n == x->ndim;
+    for (int i = 0; trailing && i < red.n; i++)
+        trailing = mask[x->ndim - red.n + i];
+    if (trailing && (d->kind == RED_SUM || d->kind == RED_MEAN || d->kind == RED_SUM_SQUARE ||
+                     d->kind == RED_L2 || d->kind == RED_L1)) {
+        const float *src = x->data;
+        float *dst = out[0]->data;
+        for (int64_t o = 0; o < n_out; o++) {
+            const float *row = src + o * count;
+            double acc = 0;
+            for (int64_t i = 0; i < count; i++) {
+                double v = row[i];
+                acc += d->kind == RED_SUM_SQUARE || d->kind == RED_L2 ? v * v
+                       : d->kind == RED_L1                            ? fabs(v)
+                                                                      : v;
+            }
+            if (d->kind == RED_MEAN)
+                acc = count ? acc / (double)count : NAN;
+            else if (d->kind == RED_L2)
+                acc = sqrt(acc);
+            dst[o] = (float)acc;
+        }
+        return INFERD_OK;
+    }
     for (int64_t o = 0; o < n_out; o++, walk_next(&kept)) {
         int64_t iv;
         if (!is_float && reduce_int(d->kind, x->data, dt, &red, kept.off, count, &iv))

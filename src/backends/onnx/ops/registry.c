@@ -42,6 +42,7 @@ static const op_table_t op_tables[] = {
     {inferd_onnx_ops_signal, &inferd_onnx_ops_signal_count},
     {inferd_onnx_ops_control, &inferd_onnx_ops_control_count},
     {inferd_onnx_ops_sequence, &inferd_onnx_ops_sequence_count},
+    {inferd_onnx_ops_gradient, &inferd_onnx_ops_gradient_count},
 };
 
 static const char *canonical_domain(const char *domain)

@@ -110,6 +110,8 @@ static inferd_status_t resize_plan(const resize_data_t *d, inferd_tensor_t *cons
                 if (j == 0 || (d->keep_aspect == 1 ? sj < k : sj > k))
                     k = sj;
             }
+            if (!(k * (double)INT32_MAX < 0x1p62))
+                return inferd_err_set(err, INFERD_E_INVALID_ARG, "sizes give too large a scale");
             for (int j = 0; j < na; j++) {
                 scales[ax[j]] = k;
                 out->dims[ax[j]] = (int64_t)floor(k * (double)x->dims[ax[j]] + 0.5);
@@ -140,8 +142,10 @@ static inferd_status_t resize_plan(const resize_data_t *d, inferd_tensor_t *cons
         return inferd_err_set(err, INFERD_E_INVALID_ARG, "one of scales and sizes is required");
     }
     for (int i = 0; i < r; i++) {
-        if (!(scales[i] > 0))
-            return inferd_err_set(err, INFERD_E_INVALID_ARG, "scales must be positive");
+        /* Also bounds the product, so the conversion to an integer size is defined. */
+        if (!(scales[i] > 0) || !((double)x->dims[i] * scales[i] < 0x1p53))
+            return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                                  "scales must be positive and give a representable size");
         /* The float product, as the reference computes it, then floor. */
         out->dims[i] = (int64_t)floor((double)x->dims[i] * (double)(float)scales[i]);
     }

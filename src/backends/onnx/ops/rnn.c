@@ -441,14 +441,22 @@ static inferd_status_t rnn_init_common(inferd_onnx_init_t *ic, cell_kind_t cell,
                                   na * d.num_dir);
         const inferd_onnx_attr_t *al = inferd_onnx_attr_find(node, "activation_alpha");
         const inferd_onnx_attr_t *be = inferd_onnx_attr_find(node, "activation_beta");
+        /* The alpha and beta lists hold values only for the activations that take them,
+         * consumed in activation order; a short list leaves the defaults. */
+        size_t ai = 0, bi = 0;
         for (size_t k = 0; k < a->n; k++) {
             act_t *act = &d.acts[k];
             if (parse_act(a->strings[k], act, err) != INFERD_OK)
                 return fail(err);
-            if (al && al->type == INFERD_ONNX_ATTR_FLOATS && k < al->n)
-                act->alpha = al->floats[k];
-            if (be && be->type == INFERD_ONNX_ATTR_FLOATS && k < be->n)
-                act->beta = be->floats[k];
+            bool takes_alpha = act->kind == ACT_AFFINE || act->kind == ACT_LEAKY_RELU ||
+                               act->kind == ACT_THRESHOLDED_RELU || act->kind == ACT_SCALED_TANH ||
+                               act->kind == ACT_HARD_SIGMOID || act->kind == ACT_ELU;
+            bool takes_beta = act->kind == ACT_AFFINE || act->kind == ACT_SCALED_TANH ||
+                              act->kind == ACT_HARD_SIGMOID;
+            if (takes_alpha && al && al->type == INFERD_ONNX_ATTR_FLOATS && ai < al->n)
+                act->alpha = al->floats[ai++];
+            if (takes_beta && be && be->type == INFERD_ONNX_ATTR_FLOATS && bi < be->n)
+                act->beta = be->floats[bi++];
         }
         if (a->n == (size_t)na && d.num_dir == 2)
             memcpy(&d.acts[na], &d.acts[0], (size_t)na * sizeof(act_t));

@@ -1,5 +1,6 @@
-/* RoiAlign (opsets 10 and 16): pools each region of interest of an [N, C, H, W] feature
- * map into an [output_height, output_width] grid by bilinear sampling.
+/* Region-of-interest pooling over an [N, C, H, W] feature map: RoiAlign (opsets 10 and 16)
+ * samples each region bilinearly into an [output_height, output_width] grid, and MaxRoiPool
+ * (opset 1) takes the maximum over integer bins, as Fast R-CNN did.
  *
  * Each output bin averages (or, in max mode, takes the largest of) sampling_ratio^2
  * bilinear samples, or ceil(roi size / output size) per axis when sampling_ratio is 0.
@@ -74,11 +75,20 @@ static inferd_status_t roi_compute(const inferd_onnx_node_t *node, inferd_tensor
             rw = rw > 1 ? rw : 1;
             rh = rh > 1 ? rh : 1;
         }
+        /* Bounds the sample grid: NaN or absurd boxes are an error, not a hang or an
+         * undefined conversion. */
+        if (!(fabs(rw) < 0x1p24) || !(fabs(rh) < 0x1p24) || !isfinite(x1) || !isfinite(y1))
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "roi %lld is not a usable box",
+                                  (long long)r);
         double bh = rh / (double)d->out_h, bw = rw / (double)d->out_w;
         int64_t gh =
             d->sampling_ratio > 0 ? d->sampling_ratio : (int64_t)ceil(rh / (double)d->out_h);
         int64_t gw =
             d->sampling_ratio > 0 ? d->sampling_ratio : (int64_t)ceil(rw / (double)d->out_w);
+        if (gh > 4096 || gw > 4096)
+            return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                                  "roi %lld needs a %lldx%lld sample grid per bin", (long long)r,
+                                  (long long)gh, (long long)gw);
         double count = (double)(gh * gw > 0 ? gh * gw : 1);
         for (int64_t c = 0; c < C; c++) {
             int64_t plane = (b * C + c) * H * W;
@@ -152,7 +162,7 @@ static inferd_status_t roi_init(inferd_onnx_init_t *ic, inferd_err_t *err)
         inferd_onnx_attr_int(ic->node, "sampling_ratio", 0, &d.sampling_ratio, err) != INFERD_OK ||
         inferd_onnx_attr_float(ic->node, "spatial_scale", 1.0f, &d.spatial_scale, err) != INFERD_OK)
         return fail(err);
-    if (d.out_h <= 0 || d.out_w <= 0 || d.sampling_ratio < 0)
+    if (d.out_h <= 0 || d.out_w <= 0 || d.sampling_ratio < 0 || d.sampling_ratio > 1024)
         return inferd_err_set(err, INFERD_E_INVALID_ARG, "bad output size or sampling_ratio");
     const inferd_onnx_attr_t *a = inferd_onnx_attr_find(ic->node, "mode");
     if (a && a->type == INFERD_ONNX_ATTR_STRING) {
@@ -180,7 +190,114 @@ static inferd_status_t roi_init(inferd_onnx_init_t *ic, inferd_err_t *err)
     return INFERD_OK;
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* MaxRoiPool                                                                           */
+
+/* rois are [R, 5]: batch index, then x1, y1, x2, y2 in input pixels before spatial_scale.
+ * Box corners round to whole pixels (both inclusive, at least one pixel), each output bin
+ * covers [floor(i * bin), ceil((i + 1) * bin)) of the box clipped to the map, and an empty
+ * bin gives 0. */
+static inferd_status_t mrp_reshape(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
+                                   inferd_onnx_shape_t *out, inferd_err_t *err)
+{
+    const roi_data_t *d = node->op_data;
+    const inferd_tensor_t *x = in[0], *rois = in[1];
+    if (x->ndim != 4 || rois->ndim != 2 || rois->dims[1] != 5)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "want X [N,C,H,W] and rois [R,5]");
+    out[0].ndim = 4;
+    out[0].dims[0] = rois->dims[0];
+    out[0].dims[1] = x->dims[1];
+    out[0].dims[2] = d->out_h;
+    out[0].dims[3] = d->out_w;
+    return INFERD_OK;
+}
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+static inferd_status_t mrp_compute(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
+                                   inferd_tensor_t *const *out, inferd_err_t *err)
+{
+    const roi_data_t *d = node->op_data;
+    const inferd_tensor_t *x = in[0], *rois = in[1];
+    inferd_tensor_t *y = out[0];
+    int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
+    for (int64_t r = 0; r < rois->dims[0]; r++) {
+        double bd = rdv(rois, r * 5);
+        if (!(bd >= 0 && bd < (double)N))
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "roi %lld has batch index %g",
+                                  (long long)r, bd);
+        int64_t b = (int64_t)bd;
+        for (int k = 1; k < 5; k++)
+            if (!(fabs(rdv(rois, r * 5 + k) * d->spatial_scale) < 0x1p40))
+                return inferd_err_set(err, INFERD_E_INVALID_ARG, "roi %lld is not a usable box",
+                                      (long long)r);
+        int64_t x1 = (int64_t)round(rdv(rois, r * 5 + 1) * d->spatial_scale);
+        int64_t y1 = (int64_t)round(rdv(rois, r * 5 + 2) * d->spatial_scale);
+        int64_t x2 = (int64_t)round(rdv(rois, r * 5 + 3) * d->spatial_scale);
+        int64_t y2 = (int64_t)round(rdv(rois, r * 5 + 4) * d->spatial_scale);
+        int64_t rh = y2 - y1 + 1 > 1 ? y2 - y1 + 1 : 1, rw = x2 - x1 + 1 > 1 ? x2 - x1 + 1 : 1;
+        double bh = (double)rh / (double)d->out_h, bw = (double)rw / (double)d->out_w;
+        for (int64_t c = 0; c < C; c++) {
+            int64_t plane = (b * C + c) * H * W;
+            for (int64_t ph = 0; ph < d->out_h; ph++) {
+                int64_t hs = clamp64((int64_t)floor((double)ph * bh) + y1, 0, H);
+                int64_t he = clamp64((int64_t)ceil((double)(ph + 1) * bh) + y1, 0, H);
+                for (int64_t pw = 0; pw < d->out_w; pw++) {
+                    int64_t ws = clamp64((int64_t)floor((double)pw * bw) + x1, 0, W);
+                    int64_t we = clamp64((int64_t)ceil((double)(pw + 1) * bw) + x1, 0, W);
+                    double best = 0;
+                    bool any = false;
+                    for (int64_t ih = hs; ih < he; ih++)
+                        for (int64_t iw = ws; iw < we; iw++) {
+                            double v = rdv(x, plane + ih * W + iw);
+                            if (!any || v > best)
+                                best = v;
+                            any = true;
+                        }
+                    int64_t at = ((r * C + c) * d->out_h + ph) * d->out_w + pw;
+                    if (y->dtype == INFERD_DTYPE_FP64)
+                        ((double *)y->data)[at] = best;
+                    else
+                        ((float *)y->data)[at] = (float)best;
+                }
+            }
+        }
+    }
+    return INFERD_OK;
+}
+
+static inferd_status_t mrp_init(inferd_onnx_init_t *ic, inferd_err_t *err)
+{
+    inferd_dtype_t t = ic->in_types[0];
+    if (t != INFERD_DTYPE_FP32 && t != INFERD_DTYPE_FP64)
+        return inferd_onnx_unsupported_dtype(ic, 0, err);
+    if (ic->in_types[1] != t)
+        return inferd_onnx_unsupported_dtype(ic, 1, err);
+    roi_data_t d;
+    memset(&d, 0, sizeof(d));
+    const int64_t *shape;
+    size_t n;
+    bool present;
+    if (inferd_onnx_attr_ints(ic->node, "pooled_shape", &shape, &n, &present, err) != INFERD_OK ||
+        inferd_onnx_attr_float(ic->node, "spatial_scale", 1.0f, &d.spatial_scale, err) != INFERD_OK)
+        return fail(err);
+    if (!present || n != 2 || shape[0] <= 0 || shape[1] <= 0)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "pooled_shape must be two positive ints");
+    d.out_h = shape[0];
+    d.out_w = shape[1];
+    roi_data_t *p = inferd_xmalloc(sizeof(*p));
+    *p = d;
+    ic->node->op_data = p;
+    ic->node->compute = mrp_compute;
+    ic->out_types[0] = t;
+    return INFERD_OK;
+}
+
 const inferd_onnx_op_t inferd_onnx_ops_roialign[] = {
+    {"", "MaxRoiPool", 1, 2, 2, 1, mrp_init, mrp_reshape},
     {"", "RoiAlign", 10, 3, 3, 1, roi_init, roi_reshape},
     {"", "RoiAlign", 16, 3, 3, 1, roi_init, roi_reshape},
 };

@@ -329,7 +329,7 @@ static inferd_status_t concat_run(const inferd_onnx_node_t *node, inferd_ctx_t *
         const inferd_tensor_t *t = src->items[i];
         int64_t part = d->flag ? 1 : t->dims[axis];
         size_t chunk = (size_t)(part * inner) * es;
-        for (int64_t o = 0; o < outer; o++)
+        for (int64_t o = 0; chunk && o < outer; o++)
             memcpy(dst + (size_t)o * row + at, (const char *)t->data + (size_t)o * chunk, chunk);
         at += chunk;
     }
@@ -415,7 +415,7 @@ static inferd_status_t split_run(const inferd_onnx_node_t *node, inferd_ctx_t *c
         if (!t)
             return err ? err->code : INFERD_E_RESOURCE_EXHAUSTED; /* out[0] is dropped by exec */
         size_t piece = (size_t)(len * inner) * es;
-        for (int64_t o = 0; o < outer; o++)
+        for (int64_t o = 0; piece && o < outer; o++)
             memcpy((char *)t->data + (size_t)o * piece,
                    (const char *)x->data + (size_t)((o * dim + at) * inner) * es, piece);
         seq_push(s, t);

@@ -33,18 +33,24 @@ inferd_status_t inferd_onnx_spatial_parse(const inferd_onnx_node_t *node, inferd
         read_ints(node, "dilations", m, sp->dilations, &sp->n_dilations, err) != INFERD_OK ||
         read_ints(node, "pads", 2 * m, sp->pads, &sp->n_pads, err) != INFERD_OK)
         return err ? err->code : INFERD_E_INVALID_ARG;
+    /* The caps are far beyond any real model and keep every size product below in
+     * int64_t, so a hostile attribute is a load error rather than an overflow. */
     for (int i = 0; i < sp->n_kernel; i++)
-        if (sp->kernel[i] <= 0)
-            return inferd_err_set(err, INFERD_E_INVALID_ARG, "kernel_shape must be positive");
+        if (sp->kernel[i] <= 0 || sp->kernel[i] > INFERD_ONNX_MAX_WINDOW)
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "kernel_shape must be in [1, %lld]",
+                                  (long long)INFERD_ONNX_MAX_WINDOW);
     for (int i = 0; i < sp->n_strides; i++)
-        if (sp->strides[i] <= 0)
-            return inferd_err_set(err, INFERD_E_INVALID_ARG, "strides must be positive");
+        if (sp->strides[i] <= 0 || sp->strides[i] > INFERD_ONNX_MAX_WINDOW)
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "strides must be in [1, %lld]",
+                                  (long long)INFERD_ONNX_MAX_WINDOW);
     for (int i = 0; i < sp->n_dilations; i++)
-        if (sp->dilations[i] <= 0)
-            return inferd_err_set(err, INFERD_E_INVALID_ARG, "dilations must be positive");
+        if (sp->dilations[i] <= 0 || sp->dilations[i] > INFERD_ONNX_MAX_WINDOW)
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "dilations must be in [1, %lld]",
+                                  (long long)INFERD_ONNX_MAX_WINDOW);
     for (int i = 0; i < sp->n_pads; i++)
-        if (sp->pads[i] < 0)
-            return inferd_err_set(err, INFERD_E_INVALID_ARG, "pads must not be negative");
+        if (sp->pads[i] < 0 || sp->pads[i] > INFERD_ONNX_MAX_WINDOW)
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "pads must be in [0, %lld]",
+                                  (long long)INFERD_ONNX_MAX_WINDOW);
     const inferd_onnx_attr_t *a = inferd_onnx_attr_find(node, "auto_pad");
     if (a) {
         if (a->type != INFERD_ONNX_ATTR_STRING)
@@ -94,6 +100,9 @@ inferd_status_t inferd_onnx_window_make(const inferd_onnx_spatial_t *sp, int nsp
     for (int i = 0; i < nsp; i++) {
         w->in[i] = in_sp[i];
         w->k[i] = kernel ? kernel[i] : sp->kernel[i];
+        if (w->k[i] > INFERD_ONNX_MAX_WINDOW)
+            return inferd_err_set(err, INFERD_E_INVALID_ARG, "kernel of %lld is too large",
+                                  (long long)w->k[i]);
         w->s[i] = sp->n_strides ? sp->strides[i] : 1;
         w->d[i] = sp->n_dilations ? sp->dilations[i] : 1;
         int64_t ext = (w->k[i] - 1) * w->d[i] + 1; /* dilated kernel extent */

@@ -15,6 +15,10 @@
 
 #define INFERD_ONNX_MAX_SPATIAL (INFERD_MAX_DIMS - 2)
 
+/* Largest kernel size, stride, dilation or pad accepted (2^20): products of these with
+ * any tensor dim stay far inside int64_t. */
+#define INFERD_ONNX_MAX_WINDOW ((int64_t)1 << 20)
+
 typedef enum {
     INFERD_ONNX_AUTO_PAD_NOTSET = 0,
     INFERD_ONNX_AUTO_PAD_SAME_UPPER,
@@ -47,7 +51,8 @@ typedef struct inferd_onnx_window {
 
 /* Reads kernel_shape, strides, dilations, pads, auto_pad and ceil_mode from the node into
  * *sp. Fails with INVALID_ARG on a bad value (more than INFERD_ONNX_MAX_SPATIAL dims, a
- * non-positive stride or dilation, a negative pad, an unknown auto_pad). Runs at load. */
+ * non-positive stride or dilation, a negative pad, any of them above
+ * INFERD_ONNX_MAX_WINDOW, an unknown auto_pad). Runs at load. */
 inferd_status_t inferd_onnx_spatial_parse(const inferd_onnx_node_t *node, inferd_onnx_spatial_t *sp,
                                           inferd_err_t *err);
 

@@ -142,7 +142,9 @@ static inferd_status_t tile_reshape(const inferd_onnx_node_t *node, inferd_tenso
         if (rep[i] < 0)
             return inferd_err_set(err, INFERD_E_INVALID_ARG, "negative repeat %lld",
                                   (long long)rep[i]);
-        out[0].dims[i] = in[0]->dims[i] * rep[i];
+        /* Repeats come from data: a product beyond int64 is refused, not wrapped. */
+        if (__builtin_mul_overflow(in[0]->dims[i], rep[i], &out[0].dims[i]))
+            return inferd_err_set(err, INFERD_E_TOO_LARGE, "tiled dim %d overflows", i);
     }
     return INFERD_OK;
 }
@@ -230,6 +232,8 @@ static inferd_status_t slice_plan(const inferd_onnx_node_t *node, inferd_tensor_
         int64_t dim = x->dims[a], s = starts[i], e = ends[i], k = ns >= 0 ? steps[i] : 1;
         if (k == 0)
             return inferd_err_set(err, INFERD_E_INVALID_ARG, "slice step is 0");
+        if (k == INT64_MIN)
+            k = -INT64_MAX; /* so that -k exists; any step beyond the dim acts alike */
         if (s < 0)
             s += dim;
         if (e < 0)
@@ -237,11 +241,11 @@ static inferd_status_t slice_plan(const inferd_onnx_node_t *node, inferd_tensor_
         if (k > 0) {
             s = s < 0 ? 0 : s > dim ? dim : s;
             e = e < 0 ? 0 : e > dim ? dim : e;
-            count[a] = e > s ? (e - s + k - 1) / k : 0;
+            count[a] = e > s ? (e - s - 1) / k + 1 : 0;
         } else {
             s = s < 0 ? -1 : s > dim - 1 ? dim - 1 : s;
             e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
-            count[a] = s > e ? (s - e + (-k) - 1) / (-k) : 0;
+            count[a] = s > e ? (s - e - 1) / (-k) + 1 : 0;
         }
         start[a] = s;
         step[a] = k;
@@ -301,9 +305,11 @@ static inferd_status_t slice_init(inferd_onnx_init_t *ic, inferd_err_t *err)
             return inferd_err_set(err, INFERD_E_INVALID_ARG,
                                   "starts and ends (and axes) must be given with equal lengths");
         d.n = (int)ns;
-        memcpy(d.starts, s, ns * sizeof(int64_t));
-        memcpy(d.ends, e, ns * sizeof(int64_t));
-        if (pa)
+        if (ns) {
+            memcpy(d.starts, s, ns * sizeof(int64_t));
+            memcpy(d.ends, e, ns * sizeof(int64_t));
+        }
+        if (pa && na)
             memcpy(d.axes, a, na * sizeof(int64_t));
         d.has_axes = pa;
     }
@@ -365,7 +371,9 @@ static inferd_status_t pad_reshape(const inferd_onnx_node_t *node, inferd_tensor
         return err ? err->code : INFERD_E_INVALID_ARG;
     out[0].ndim = in[0]->ndim;
     for (int i = 0; i < in[0]->ndim; i++) {
-        out[0].dims[i] = in[0]->dims[i] + b[i] + e[i];
+        if (__builtin_add_overflow(in[0]->dims[i], b[i], &out[0].dims[i]) ||
+            __builtin_add_overflow(out[0].dims[i], e[i], &out[0].dims[i]))
+            return inferd_err_set(err, INFERD_E_TOO_LARGE, "padded dim %d overflows", i);
         if (out[0].dims[i] < 0)
             return inferd_err_set(err, INFERD_E_INVALID_ARG, "pads make dim %d negative", i);
     }
@@ -465,7 +473,8 @@ static inferd_status_t pad_init(inferd_onnx_init_t *ic, inferd_err_t *err)
         if (!present || n > 2 * INFERD_MAX_DIMS)
             return inferd_err_set(err, INFERD_E_INVALID_ARG, "attribute '%s' is required", name);
         d.n_pads = (int)n;
-        memcpy(d.pads, p, n * sizeof(int64_t));
+        if (n)
+            memcpy(d.pads, p, n * sizeof(int64_t));
     }
     ic->out_types[0] = ic->in_types[0];
     return set_data(ic, &d, sizeof(d), pad_compute);
@@ -575,7 +584,7 @@ static inferd_status_t split_init(inferd_onnx_init_t *ic, inferd_err_t *err)
             return err ? err->code : INFERD_E_INVALID_ARG;
         if (present && n > 64)
             return inferd_err_set(err, INFERD_E_UNSUPPORTED, "more than 64 parts");
-        if (present) {
+        if (present && n) {
             d.n_split = (int)n;
             memcpy(d.split, p, n * sizeof(int64_t));
         }
@@ -757,10 +766,14 @@ static inferd_status_t trilu_compute(const inferd_onnx_node_t *node, inferd_tens
     const inferd_tensor_t *x = in[0];
     if (x->ndim < 2)
         return inferd_err_set(err, INFERD_E_INVALID_ARG, "Trilu needs rank >= 2");
-    double kd = 0;
-    if (in[1] && read_scalar(in[1], "k", &kd, err) != INFERD_OK)
+    int64_t k = 0;
+    int nk = 0;
+    if (in[1] && inferd_onnx_read_ints(in[1], "k", &k, 1, &nk, err) != INFERD_OK)
         return err ? err->code : INFERD_E_INVALID_ARG;
-    int64_t k = (int64_t)kd;
+    if (in[1] && nk != 1)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "k must hold one value");
+    /* Offsets beyond any matrix act alike; clamping keeps j - i - k from overflowing. */
+    k = k > INT32_MAX ? INT32_MAX : k < -INT32_MAX ? -INT32_MAX : k;
     size_t es = inferd_dtype_size(x->dtype);
     int64_t rows = x->dims[x->ndim - 2], cols = x->dims[x->ndim - 1];
     int64_t mats = inferd_onnx_dims_prod(x->dims, 0, x->ndim - 2);
@@ -803,10 +816,13 @@ static inferd_status_t cumsum_compute(const inferd_onnx_node_t *node, inferd_ten
 {
     const cumsum_data_t *d = node->op_data;
     const inferd_tensor_t *x = in[0];
-    double ad;
-    int axis;
-    if (read_scalar(in[1], "axis", &ad, err) != INFERD_OK ||
-        inferd_onnx_axis((int64_t)ad, x->ndim, &axis, err) != INFERD_OK)
+    int64_t av = 0;
+    int na = 0, axis;
+    if (inferd_onnx_read_ints(in[1], "axis", &av, 1, &na, err) != INFERD_OK)
+        return err ? err->code : INFERD_E_INVALID_ARG;
+    if (na != 1)
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "axis must hold one value");
+    if (inferd_onnx_axis(av, x->ndim, &axis, err) != INFERD_OK)
         return err ? err->code : INFERD_E_INVALID_ARG;
     int64_t outer = inferd_onnx_dims_prod(x->dims, 0, axis), n = x->dims[axis],
             inner = inferd_onnx_dims_prod(x->dims, axis + 1, x->ndim);
@@ -952,7 +968,7 @@ static inferd_status_t compress_compute(const inferd_onnx_node_t *node, inferd_t
     }
     char *dst = out[0]->data;
     size_t chunk = (size_t)inner * es;
-    for (int64_t o = 0; o < outer; o++)
+    for (int64_t o = 0; chunk && o < outer; o++)
         for (int64_t i = 0; i < dim && i < nc; i++)
             if (c[i]) {
                 memcpy(dst, (const char *)x->data + (size_t)(o * dim + i) * chunk, chunk);
@@ -988,7 +1004,7 @@ static inferd_status_t onehot_reshape(const inferd_onnx_node_t *node, inferd_ten
     double depth;
     if (read_scalar(in[1], "depth", &depth, err) != INFERD_OK)
         return err ? err->code : INFERD_E_INVALID_ARG;
-    if (depth < 1)
+    if (!(depth >= 1 && depth < 9.0e18))
         return inferd_err_set(err, INFERD_E_INVALID_ARG, "depth must be positive");
     int r = in[0]->ndim + 1, axis;
     if (r > INFERD_MAX_DIMS || inferd_onnx_axis(d->axis, r, &axis, err) != INFERD_OK)
@@ -1289,7 +1305,7 @@ static inferd_status_t unique_compute(const inferd_onnx_node_t *node, inferd_ten
         return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED, "Unique scratch");
     unique_order(d, x, &v, order, &m);
     size_t chunk = (size_t)v.inner * v.es;
-    if (out[0])
+    if (out[0] && chunk)
         for (int64_t o = 0; o < v.outer; o++)
             for (int64_t j = 0; j < m; j++)
                 memcpy((char *)out[0]->data + (size_t)(o * m + j) * chunk,
@@ -1357,6 +1373,8 @@ static inferd_status_t revseq_compute(const inferd_onnx_node_t *node, inferd_ten
     size_t es = inferd_dtype_size(x->dtype);
     int64_t inner = inferd_onnx_dims_prod(x->dims, 2, x->ndim);
     size_t chunk = (size_t)inner * es;
+    if (!chunk)
+        return INFERD_OK;
     for (int64_t b = 0; b < b_dim; b++) {
         int64_t len = (int64_t)inferd_onnx_load_f64(in[1]->data, in[1]->dtype, (uint64_t)b);
         if (len < 0 || len > t_dim)

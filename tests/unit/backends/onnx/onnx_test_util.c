@@ -613,3 +613,14 @@ inferd_status_t tb_op_run(tb_op_t *o, inferd_tensor_t **y, inferd_err_t *err)
     o->m = NULL;
     return rc;
 }
+
+void tb_attr_graph(tb_model_t *m, Onnx__NodeProto *n, const char *name, Onnx__GraphProto *g)
+{
+    Onnx__AttributeProto *a = new_attr(m, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH);
+    a->g = g;
+}
+
+Onnx__GraphProto *tb_graph(tb_model_t *m)
+{
+    return &m->graph;
+}

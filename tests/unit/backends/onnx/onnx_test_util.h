@@ -78,6 +78,12 @@ void tb_attr_floats(tb_model_t *m, Onnx__NodeProto *n, const char *name, size_t 
                     const float *v);
 void tb_attr_string(tb_model_t *m, Onnx__NodeProto *n, const char *name, const char *v);
 void tb_attr_tensor(tb_model_t *m, Onnx__NodeProto *n, const char *name, Onnx__TensorProto *t);
+/* A GRAPH attribute (a control-flow body). g stays owned by whoever built it (typically
+ * another builder's tb_graph), which must outlive m's tb_write/tb_run. */
+void tb_attr_graph(tb_model_t *m, Onnx__NodeProto *n, const char *name, Onnx__GraphProto *g);
+
+/* The builder's graph, to use as another model's subgraph (see tb_attr_graph). */
+Onnx__GraphProto *tb_graph(tb_model_t *m);
 
 /* The serialized model (owned by m) and the path it was written to (owned by m). */
 const uint8_t *tb_pack(tb_model_t *m, size_t *len);

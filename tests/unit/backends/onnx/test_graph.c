@@ -102,6 +102,7 @@ static const want_op_t want_ops[] = {
     {"QLinearMatMul", {10}},
     {"Einsum", {12}},
     {"RoiAlign", {10, 16}},
+    {"MaxRoiPool", {1}},
     {"GridSample", {16, 20}},
     {"NonMaxSuppression", {10, 11}},
     /* Elementwise math and logic, reductions, tensor manipulation, indexing, losses,
@@ -225,8 +226,8 @@ static const want_op_t want_ops[] = {
     {"CastLike", {15}},
 };
 
-/* The training optimizers, version 1 of the ai.onnx.preview.training domain. */
-static const char *const want_training_ops[] = {"Adagrad", "Momentum", "Adam"};
+/* The training operators, version 1 of the ai.onnx.preview.training domain. */
+static const char *const want_training_ops[] = {"Adagrad", "Momentum", "Adam", "Gradient"};
 
 static void count_op(const inferd_onnx_op_t *op, void *arg)
 {

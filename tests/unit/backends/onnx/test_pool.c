@@ -1,8 +1,8 @@
 /* Tests for the paths of src/backends/onnx/ops/pool.c, norm.c and resize.c that ONNX 1.12's
  * node test data does not exercise: LpPool and GlobalLpPool, LpNormalization (p = 1 and
  * 2), Upsample-7 (scales as an attribute), Upsample-9 linear, Resize-18's axes and
- * keep_aspect_ratio_policy, and GroupNormalization (18: per-group, 21: per-channel
- * affine). Expected values worked out by hand from the spec formulas. */
+ * keep_aspect_ratio_policy, GroupNormalization (18: per-group, 21: per-channel affine)
+ * and MaxRoiPool. Expected values worked out by hand from the spec formulas. */
 #include "test.h"
 
 #include "onnx_test_util.h"
@@ -160,6 +160,27 @@ static void group_normalization(void **state)
     assert_no_live_tensors();
 }
 
+static void max_roi_pool(void **state)
+{
+    (void)state;
+    float x[16];
+    for (int i = 0; i < 16; i++)
+        x[i] = (float)i; /* x[h][w] = 4h + w */
+    tb_op_t o;
+    tb_op_init(&o, 1, "MaxRoiPool");
+    tb_op_input(&o, tb_t(INFERD_DTYPE_FP32, 4, TB_DIMS(1, 1, 4, 4), x));
+    /* The whole map in 2x2 bins (quadrant maxima), then a 2x2 box one pixel per bin. */
+    tb_op_const(&o,
+                tb_t(INFERD_DTYPE_FP32, 2, TB_DIMS(2, 5), TB_F32S(0, 0, 0, 3, 3, 0, 1, 1, 2, 2)));
+    tb_attr_ints(o.m, o.node, "pooled_shape", 2, TB_I64S(2, 2));
+    inferd_tensor_t *y;
+    inferd_err_t err;
+    assert_int_equal(tb_op_run(&o, &y, &err), INFERD_OK);
+    tb_expect(y, INFERD_DTYPE_FP32, 4, TB_DIMS(2, 1, 2, 2), TB_F32S(5, 7, 13, 15, 5, 6, 9, 10), 0);
+    inferd_tensor_unref(y);
+    assert_no_live_tensors();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -168,6 +189,7 @@ int main(void)
         cmocka_unit_test(upsample),
         cmocka_unit_test(resize18_axes_and_aspect),
         cmocka_unit_test(group_normalization),
+        cmocka_unit_test(max_roi_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

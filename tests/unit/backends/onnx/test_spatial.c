@@ -1,8 +1,9 @@
 /* Tests for src/backends/onnx/ops/spatial.c: the window geometry shared by Conv and the
  * pools. Output sizes and pads for explicit pads, SAME_UPPER/SAME_LOWER (where the odd
  * pad goes), VALID, dilation, ceil_mode (including the rule that drops a last window
- * starting in the end padding), and the errors for mismatched attribute lengths and
- * kernels larger than the input. Expected values worked out from the ONNX spec formulas. */
+ * starting in the end padding), and the errors for mismatched attribute lengths, kernels
+ * larger than the input and kernels beyond INFERD_ONNX_MAX_WINDOW. Expected values
+ * worked out from the ONNX spec formulas. */
 #include "test.h"
 
 #include <string.h>
@@ -113,6 +114,12 @@ static void errors(void **state)
     int64_t in1 = 2;
     assert_int_equal(inferd_onnx_window_make(&sp, 1, &in1, NULL, &w, &err), INFERD_E_INVALID_ARG);
     assert_non_null(strstr(err.msg, "smaller than the kernel"));
+    /* A kernel (from W's dims) beyond the cap, before any size arithmetic. */
+    int64_t kbig = INFERD_ONNX_MAX_WINDOW + 1, in_big = (int64_t)1 << 30;
+    sp.n_strides = 0;
+    assert_int_equal(inferd_onnx_window_make(&sp, 1, &in_big, &kbig, &w, &err),
+                     INFERD_E_INVALID_ARG);
+    assert_non_null(strstr(err.msg, "too large"));
 }
 
 int main(void)
