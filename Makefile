@@ -10,7 +10,7 @@ PORT       ?= 8000
 # Debian's OpenBLAS 0.3.21 does not know every CPU it runs on; pin a kernel it knows.
 export OPENBLAS_CORETYPE ?= Haswell
 
-.PHONY: all deps build run test lint unit conformance integration asan tsan bench-sched clean format
+.PHONY: all deps build run test lint unit conformance integration asan tsan bench-sched bench-http bench-reload clean format
 
 all: build
 
@@ -55,6 +55,12 @@ test: lint unit conformance integration asan tsan
 # Benchmarks: not part of `make test` (this machine is shared and noisy).
 bench-sched: build
 	bash bench/sched/run.sh
+
+bench-http: build
+	bash bench/http/run.sh
+
+bench-reload: build
+	bash bench/reload/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

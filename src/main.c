@@ -43,6 +43,10 @@ static const opt_def_t opt_defs[] = {
      "poll mode: seconds between repository scans (15)"},
     {"model-url", OPT_STR, O(model_url), 0, 0,
      "pure gateway: mirror and forward to this upstream v2 server (env MODEL_URL too)"},
+    {"admin-token", OPT_STR, O(admin_token), 0, 0,
+     "model load/unload and shm registration need 'Authorization: Bearer TOKEN'"},
+    {"admin-loopback-only", OPT_BOOL, O(admin_loopback_only), 0, 0,
+     "serve model load/unload and shm registration to loopback clients only (false)"},
     {"load-model", OPT_LIST, O(load_models), 0, 0,
      "explicit mode: model to load at start-up (repeatable; * = all)"},
     {"exit-timeout-secs", OPT_INT, O(exit_timeout_secs), 0, 3600,
@@ -236,6 +240,12 @@ static int take_flag(int argc, char **argv, int i, const char **name, size_t *na
     }
     const opt_def_t *d = find_opt(a, *name_len);
     bool needs_value = !(d && d->type == OPT_BOOL) && strcmp(a, "help") && strcmp(a, "version");
+    bool ignored;
+    if (d && d->type == OPT_BOOL && i + 1 < argc && parse_bool(argv[i + 1], &ignored)) {
+        /* tritonserver style: "--strict-readiness false" as well as "=false". */
+        *value = argv[i + 1];
+        return i + 2;
+    }
     if (!needs_value) {
         *value = NULL;
         return i + 1;

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "core/alloc.h"
@@ -112,7 +114,8 @@ static const char *model_reason(const repo_model_t *m)
 static inferd_status_t find_model_dir(inferd_repo_t *repo, const char *name, char *path, size_t cap,
                                       inferd_err_t *err)
 {
-    if (!*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+    if (!*name || strchr(name, '/') || strchr(name, '\\') || strcmp(name, ".") == 0 ||
+        strcmp(name, "..") == 0)
         return inferd_err_set(err, INFERD_E_INVALID_ARG, "invalid model name '%s'", name);
     size_t found = 0;
     for (size_t i = 0; i < repo->n_roots; i++) {
@@ -305,6 +308,10 @@ static void run_job(inferd_repo_t *repo, repo_job_t *job, bool stopping)
 static void control_main(void *arg)
 {
     inferd_repo_t *repo = arg;
+    /* Loading is background work: on a busy machine, requests of the serving models go
+     * first (a higher nice value for this thread only). */
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10) != 0)
+        inferd_log(INFERD_LOG_VERBOSE, "repo-control: cannot lower the thread's priority");
     int64_t next_poll = inferd_now_ns() + repo->poll_secs * 1000000000ll;
     pthread_mutex_lock(&repo->job_lock);
     while (!repo->control_stop) {

@@ -23,6 +23,8 @@ typedef struct inferd_server_options {
     inferd_str_list_t model_repositories; /* --model-repository */
     inferd_str_list_t load_models;        /* --load-model (explicit mode) */
     const char *model_url;                /* --model-url / MODEL_URL: pure gateway */
+    const char *admin_token;              /* --admin-token: bearer token for admin calls */
+    bool admin_loopback_only;             /* --admin-loopback-only */
     int64_t repository_poll_secs;         /* poll mode: 15 */
     const char *http_address;             /* "0.0.0.0" */
     int64_t http_port;                    /* 8000 */

@@ -197,3 +197,91 @@ def test_check_repository(tmp_path):
     assert line, r.stdout
     assert "config.pbtxt:" in line[0] and "max_batch_sise" in line[0], line
     assert "1 problems" in r.stdout
+
+
+# ---- admin safety -------------------------------------------------------------------------
+
+def test_admin_token_guards_load_unload_and_shm(servers, tmp_path):
+    repo = str(tmp_path)
+    om.copy_examples(repo, ["digits", "add_mul"])
+    s = servers.start([repo], ["--model-control-mode", "explicit", "--load-model", "digits",
+                               "--admin-token", "s3cret", "--admin-loopback-only", "true",
+                               "--allow-client-shm", "true"])
+    for hdr in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"},
+                {"Authorization": "Bearer s3cret-and-more"}):
+        r = s.post("/v2/repository/models/add_mul/load", headers=hdr)
+        assert r.status == 403, (hdr, r)
+        assert "admin-token" in r.error
+        r = s.post("/v2/systemsharedmemory/region/r/register",
+                   b'{"key":"/nope","offset":0,"byte_size":8}', headers=hdr)
+        assert r.status == 403, (hdr, r)
+    ok = {"Authorization": "Bearer s3cret"}
+    assert s.post("/v2/repository/models/add_mul/load", headers=ok).status == 200
+    assert s.post("/v2/repository/models/add_mul/unload", headers=ok).status == 200
+    # Inference and reads need no token.
+    assert s.infer("digits", [tensor("pixels", "FP32", [1, 64], [0] * 64)]).status == 200
+    assert s.get("/v2/systemsharedmemory/status").status == 200
+
+
+def test_model_names_that_are_paths_are_rejected(servers, tmp_path):
+    repo = str(tmp_path / "repo")
+    os.makedirs(repo)
+    om.copy_examples(repo, ["digits"])
+    s = servers.start([repo], ["--model-control-mode", "explicit"])
+    for name in ("%2E%2E", "a%2Fb", "%2E", "a%5Cb"):
+        r = s.post("/v2/repository/models/%s/load" % name)
+        assert r.status == 400, (name, r)
+        assert "invalid model name" in r.error
+
+
+def test_hot_reload_cycles_under_load_drop_nothing(servers, tmp_path):
+    """A load generator runs while versions are added, the config changed and old versions
+    removed, several times: no request fails, and every answer is consistent with the
+    version that produced it and that version was being served."""
+    repo = str(tmp_path)
+    write_versioned(repo, 1, 10.0)
+    s = servers.start([repo], ["--model-control-mode", "explicit", "--load-model", "*"])
+    results, stop = [], threading.Event()
+
+    def generator():
+        while not stop.is_set():
+            t0 = time.monotonic()
+            r = add_one(s)
+            results.append((t0, time.monotonic(), r))
+
+    gens = [threading.Thread(target=generator) for _ in range(4)]
+    for g in gens:
+        g.start()
+    served = {1: (0.0, None)}  # version -> (first time served, last time served or None)
+    try:
+        for k in range(1, 5):
+            time.sleep(0.1)
+            write_versioned(repo, k + 1, 10.0 * (k + 1))           # a new version
+            t_load = time.monotonic()  # it is swapped in during this call
+            assert s.post("/v2/repository/models/versioned/load").status == 200
+            served[k + 1] = (t_load, None)
+            time.sleep(0.1)
+            all_cfg = om.config_text("versioned", 8, [("x", "TYPE_FP32", [1])],
+                                     [("y", "TYPE_FP32", [1])],
+                                     extra="version_policy { all { } }\n")
+            with open(os.path.join(repo, "versioned", "config.pbtxt"), "w") as f:
+                f.write(all_cfg)                                      # a config change
+            assert s.post("/v2/repository/models/versioned/load").status == 200
+            time.sleep(0.1)
+            shutil.rmtree(os.path.join(repo, "versioned", str(k)))  # the old version goes
+            write_versioned(repo, k + 1, 10.0 * (k + 1))            # back to latest policy
+            assert s.post("/v2/repository/models/versioned/load").status == 200
+            served[k] = (served[k][0], time.monotonic())
+    finally:
+        stop.set()
+        for g in gens:
+            g.join()
+    assert len(results) > 100
+    for t0, t1, r in results:
+        assert r.status == 200, r  # zero failed requests
+        body = r.json()
+        v = int(body["model_version"])
+        assert body["outputs"][0]["data"] == [1.0 + 10.0 * v], body
+        first, last = served[v]
+        # The version answering was being served at some point during the request.
+        assert first <= t1 and (last is None or last >= t0), (v, t0, t1, served[v])

@@ -288,6 +288,37 @@ struct inferd_shm *inferd_http_shm(inferd_http_exchange_t *ex)
     return ex->http->shm;
 }
 
+/* Compares without an early exit, so the time taken does not tell how much matched. */
+static bool same_secret(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = (unsigned char)(la != lb);
+    for (size_t i = 0; i < la; i++)
+        diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+    return diff == 0;
+}
+
+bool inferd_http_admin_allowed(inferd_http_exchange_t *ex)
+{
+    const inferd_server_options_t *o = &ex->srv->opt;
+    if (o->admin_loopback_only && !inferd_http_peer_is_loopback(ex)) {
+        inferd_http_respond_error(ex, INFERD_E_PERMISSION_DENIED,
+                                  "this endpoint is served to loopback clients only "
+                                  "(--admin-loopback-only)");
+        return false;
+    }
+    if (o->admin_token && *o->admin_token) {
+        const char *auth = inferd_http_header(ex, "Authorization");
+        if (!auth || strncmp(auth, "Bearer ", 7) != 0 || !same_secret(auth + 7, o->admin_token)) {
+            inferd_http_respond_error(ex, INFERD_E_PERMISSION_DENIED,
+                                      "this endpoint needs 'Authorization: Bearer <token>' "
+                                      "with the server's --admin-token");
+            return false;
+        }
+    }
+    return true;
+}
+
 const char *inferd_http_header(inferd_http_exchange_t *ex, const char *name)
 {
     return MHD_lookup_connection_value(ex->conn, MHD_HEADER_KIND, name);

@@ -85,6 +85,12 @@ void inferd_http_suspend(inferd_http_exchange_t *ex);
  * sends the response. Thread: any (a worker, or the I/O thread after a failed submit). */
 void inferd_http_resume(inferd_http_exchange_t *ex);
 
+/* Whether the exchange may use an admin endpoint (model load/unload, shared-memory
+ * registration): with --admin-loopback-only the peer must be on loopback, and with
+ * --admin-token the request must carry "Authorization: Bearer <token>". If not, sets a 403
+ * response and returns false. */
+bool inferd_http_admin_allowed(inferd_http_exchange_t *ex);
+
 /* True if the peer of the exchange is on a loopback address. */
 bool inferd_http_peer_is_loopback(inferd_http_exchange_t *ex);
 

@@ -59,6 +59,8 @@ void inferd_v2_handle_repository_control(inferd_http_exchange_t *ex)
 {
     bool unload = ex->route.kind == INFERD_ROUTE_REPOSITORY_UNLOAD;
     snprintf(ex->model_name, sizeof(ex->model_name), "%s", ex->route.model);
+    if (!inferd_http_admin_allowed(ex))
+        return;
     inferd_err_t err;
     if (check_body(ex, unload, &err) != INFERD_OK) {
         inferd_http_respond_error(ex, err.code, err.msg);

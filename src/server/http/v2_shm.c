@@ -14,6 +14,8 @@
 
 static bool shm_allowed(inferd_http_exchange_t *ex)
 {
+    if (!inferd_http_admin_allowed(ex))
+        return false;
     if (ex->srv->opt.allow_client_shm)
         return true;
     inferd_http_respond_error(ex, INFERD_E_UNSUPPORTED,
