@@ -129,6 +129,14 @@ inferd_status_t inferd_model_config_complete(inferd_model_config_t *cfg, const c
  * names, int64 fields as JSON numbers) to out. */
 void inferd_model_config_to_json(const inferd_model_config_t *cfg, inferd_buf_t *out);
 
+/* Writes the config.pbtxt text of a config given in Triton's JSON form (the form
+ * inferd_model_config_to_json writes and the load API's "config" parameter carries):
+ * objects become messages, the "parameters" map becomes key/value entries, enum names and
+ * integers written as strings become bare words. The text is then parsed like any
+ * config.pbtxt. INVALID_ARG for JSON that is not an object of such values. */
+inferd_status_t inferd_model_config_json_to_text(const char *json, size_t len, inferd_buf_t *out,
+                                                 inferd_err_t *err);
+
 /* Total instance count over all groups (at least 1). */
 int32_t inferd_model_config_instance_count(const inferd_model_config_t *cfg);
 

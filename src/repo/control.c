@@ -24,6 +24,7 @@
 
 struct repo_job {
     char *name;
+    char *config; /* override text, or NULL */
     bool unload;
     inferd_repo_done_cb done;
     void *arg;
@@ -158,7 +159,8 @@ static void publish(inferd_repo_t *repo, repo_model_t *fresh, repo_model_t *old)
     pthread_rwlock_unlock(&repo->lock);
 }
 
-inferd_status_t inferd_repo_load_model(inferd_repo_t *repo, const char *name, inferd_err_t *err)
+inferd_status_t inferd_repo_load_model(inferd_repo_t *repo, const char *name,
+                                       const char *config_override, inferd_err_t *err)
 {
     char path[4096];
     inferd_status_t st = find_model_dir(repo, name, path, sizeof(path), err);
@@ -170,7 +172,9 @@ inferd_status_t inferd_repo_load_model(inferd_repo_t *repo, const char *name, in
     memset(&fresh, 0, sizeof(fresh));
     fresh.name = inferd_xstrdup(name);
     fresh.path = inferd_xstrdup(path);
+    fresh.config_override = config_override;
     repo_model_load(repo, &fresh);
+    fresh.config_override = NULL; /* borrowed for the load only */
 
     bool was_ready = false;
     pthread_rwlock_rdlock(&repo->lock);
@@ -259,7 +263,7 @@ void inferd_repo_poll(inferd_repo_t *repo)
         bool changed = !m || (!m->unloaded && m->fingerprint != fp);
         pthread_rwlock_unlock(&repo->lock);
         if (changed)
-            inferd_repo_load_model(repo, names[i], &err);
+            inferd_repo_load_model(repo, names[i], NULL, &err);
     }
     /* Models whose directory is gone are unloaded. */
     char **gone = NULL;
@@ -299,8 +303,9 @@ static void run_job(inferd_repo_t *repo, repo_job_t *job, bool stopping)
     else if (job->unload)
         st = inferd_repo_unload_model(repo, job->name, &err);
     else
-        st = inferd_repo_load_model(repo, job->name, &err);
+        st = inferd_repo_load_model(repo, job->name, job->config, &err);
     job->done(job->arg, st, &err);
+    inferd_free(job->config);
     inferd_free(job->name);
     inferd_free(job);
 }
@@ -384,7 +389,8 @@ void inferd_repo_stop_control(inferd_repo_t *repo)
 }
 
 inferd_status_t inferd_repo_submit(inferd_repo_t *repo, const char *name, bool unload,
-                                   inferd_repo_done_cb done, void *arg, inferd_err_t *err)
+                                   const char *config_override, inferd_repo_done_cb done, void *arg,
+                                   inferd_err_t *err)
 {
     if (repo->mode != INFERD_MODEL_CONTROL_EXPLICIT)
         return inferd_err_set(err, INFERD_E_UNSUPPORTED,
@@ -401,6 +407,7 @@ inferd_status_t inferd_repo_submit(inferd_repo_t *repo, const char *name, bool u
     }
     repo_job_t *job = inferd_xcalloc(1, sizeof(*job));
     job->name = inferd_xstrdup(name);
+    job->config = config_override ? inferd_xstrdup(config_override) : NULL;
     job->unload = unload;
     job->done = done;
     job->arg = arg;

@@ -246,10 +246,10 @@ static inferd_status_t load_version(inferd_repo_t *repo, const repo_model_t *m,
     inferd_model_stats_init(&mv->stats);
 
     inferd_status_t st = INFERD_OK;
-    char cfg_source[64];
-    snprintf(cfg_source, sizeof(cfg_source), "config.pbtxt");
     if (config_text)
-        st = inferd_model_config_parse(config_text, config_len, cfg_source, &mv->config, err);
+        st = inferd_model_config_parse(config_text, config_len,
+                                       m->config_override ? "config override" : "config.pbtxt",
+                                       &mv->config, err);
 
     const char *filename = "model.onnx";
     if (st == INFERD_OK && mv->config.default_model_filename &&
@@ -419,15 +419,22 @@ void repo_model_load(inferd_repo_t *repo, repo_model_t *m)
     snprintf(cfg_path, sizeof(cfg_path), "%s/config.pbtxt", m->path);
     char *text = NULL;
     size_t len = 0;
-    inferd_status_t st = read_file(cfg_path, CONFIG_FILE_MAX, &text, &len, &err);
-    if (st == INFERD_E_NOT_FOUND)
-        st = INFERD_OK; /* auto-complete from the model file */
+    inferd_status_t st = INFERD_OK;
+    if (m->config_override) {
+        len = strlen(m->config_override);
+        text = inferd_xstrndup(m->config_override, len);
+    } else {
+        st = read_file(cfg_path, CONFIG_FILE_MAX, &text, &len, &err);
+        if (st == INFERD_E_NOT_FOUND)
+            st = INFERD_OK; /* auto-complete from the model file */
+    }
+    const char *source = m->config_override ? "config override" : "config.pbtxt";
 
     /* The version policy comes from the config, so parse it once up front. */
     inferd_model_config_t policy_cfg;
     inferd_model_config_init(&policy_cfg);
     if (st == INFERD_OK && text)
-        st = inferd_model_config_parse(text, len, "config.pbtxt", &policy_cfg, &err);
+        st = inferd_model_config_parse(text, len, source, &policy_cfg, &err);
     if (st != INFERD_OK) {
         set_reason(&m->reason, err.msg);
         inferd_log(INFERD_LOG_ERROR, "model '%s' is unavailable: %s", m->name, err.msg);

@@ -115,8 +115,10 @@ inferd_status_t inferd_repo_start_control(inferd_repo_t *repo, inferd_err_t *err
  * ones, then swapped in under the lock; requests in flight finish on the versions they
  * started on, which are freed when their last request completes. If nothing of the new
  * load is ready and the old one was, the old one keeps serving and the error is returned.
+ * config_override, when not NULL, is config.pbtxt text used instead of the model's file.
  * NOT_FOUND when no repository has the directory. Thread: control (blocks while loading). */
-inferd_status_t inferd_repo_load_model(inferd_repo_t *repo, const char *name, inferd_err_t *err);
+inferd_status_t inferd_repo_load_model(inferd_repo_t *repo, const char *name,
+                                       const char *config_override, inferd_err_t *err);
 
 /* Unloads a model (it stays listed, state UNAVAILABLE, reason "unloaded"). NOT_FOUND for
  * an unknown model. Thread: control. */
@@ -127,12 +129,14 @@ void inferd_repo_poll(inferd_repo_t *repo);
 
 typedef void (*inferd_repo_done_cb)(void *arg, inferd_status_t status, const inferd_err_t *err);
 
-/* Queues a load (unload = false) or unload of a model for the control thread; done(arg, ...)
+/* Queues a load (unload = false; config_override as for inferd_repo_load_model, copied) or
+ * unload of a model for the control thread; done(arg, ...)
  * is called once, on the control thread, when it finished (or at shutdown, UNAVAILABLE).
  * UNSUPPORTED unless the control mode is explicit; RESOURCE_EXHAUSTED when too many requests
  * wait. Thread: any. */
 inferd_status_t inferd_repo_submit(inferd_repo_t *repo, const char *name, bool unload,
-                                   inferd_repo_done_cb done, void *arg, inferd_err_t *err);
+                                   const char *config_override, inferd_repo_done_cb done, void *arg,
+                                   inferd_err_t *err);
 
 /* Stops the control thread, answering load/unload requests still queued with UNAVAILABLE
  * (a load under way finishes first). Safe to call more than once. */

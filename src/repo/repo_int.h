@@ -26,6 +26,7 @@ typedef struct repo_model {
     size_t n_versions;
     uint64_t fingerprint; /* of the files the loaded versions were read from */
     bool unloaded;        /* not loaded (explicit mode) or unloaded: not served, not counted */
+    const char *config_override; /* during a load only: config text used instead of the file */
 } repo_model_t;
 
 typedef struct repo_job repo_job_t;

@@ -1,6 +1,7 @@
 """Model control: --model-control-mode explicit (load/unload API), poll (new models,
 versions and configs noticed; removed models unloaded), hot reload without dropping
 in-flight requests, and --check-repository."""
+import json
 import os
 import shutil
 import subprocess
@@ -73,8 +74,13 @@ def test_explicit_load_errors(servers, tmp_path):
     r = s.post("/v2/repository/models/broken/load")
     assert r.status == 503, r
     assert "broken" in r.error
-    r = s.post("/v2/repository/models/digits/load", b'{"parameters":{"config":"{}"}}')
+    r = s.post("/v2/repository/models/digits/load",
+               b'{"parameters":{"file:1/model.onnx":"AAAA"}}')
     assert r.status == 501, r
+    r = s.post("/v2/repository/models/digits/load", b'{"parameters":{"config":"[1]"}}')
+    assert r.status == 400, r
+    r = s.post("/v2/repository/models/digits/load", b'{"parameters":{"config":7}}')
+    assert r.status == 400, r
     r = s.post("/v2/repository/models/digits/load", b"[1]")
     assert r.status == 400, r
     assert s.post("/v2/repository/models/nope/unload").status == 404
@@ -285,3 +291,28 @@ def test_hot_reload_cycles_under_load_drop_nothing(servers, tmp_path):
         first, last = served[v]
         # The version answering was being served at some point during the request.
         assert first <= t1 and (last is None or last >= t0), (v, t0, t1, served[v])
+
+
+def test_load_with_a_config_override(servers, tmp_path):
+    repo = str(tmp_path)
+    om.copy_examples(repo, ["digits"])
+    s = servers.start([repo], ["--model-control-mode", "explicit", "--load-model", "digits"])
+    cfg = s.get("/v2/models/digits/config").json()
+    assert cfg["max_batch_size"] == 64
+    cfg["max_batch_size"] = 2  # the override: at most 2 images per request
+    body = json.dumps({"parameters": {"config": json.dumps(cfg)}}).encode()
+    r = s.post("/v2/repository/models/digits/load", body)
+    assert r.status == 200, r
+    assert s.get("/v2/models/digits/config").json()["max_batch_size"] == 2
+    three = [tensor("pixels", "FP32", [3, 64], [[0] * 64] * 3)]
+    assert s.infer("digits", three).status == 400
+    r = s.infer("digits", [tensor("pixels", "FP32", [2, 64], [[0] * 64] * 2)],
+                outputs=[{"name": "probabilities", "parameters": {"classification": 1}}])
+    assert r.status == 200, r  # the labels file still comes from the model directory
+    # A bad override is refused with where and why; the model keeps serving.
+    cfg["max_batch_sise"] = 4
+    body = json.dumps({"parameters": {"config": json.dumps(cfg)}}).encode()
+    r = s.post("/v2/repository/models/digits/load", body)
+    assert r.status == 503, r
+    assert "config override:" in r.error and "max_batch_sise" in r.error, r.error
+    assert s.infer("digits", [tensor("pixels", "FP32", [1, 64], [0] * 64)]).status == 200

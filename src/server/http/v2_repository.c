@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "repo/config.h"
 #include "repo/repo.h"
 #include "server/http/http_int.h"
 
@@ -20,8 +21,10 @@ static void control_done(void *arg, inferd_status_t st, const inferd_err_t *err)
     inferd_http_resume(ex);
 }
 
-/* Checks the optional body: {"parameters": {...}}. A config override is not supported. */
-static inferd_status_t check_body(inferd_http_exchange_t *ex, bool unload, inferd_err_t *err)
+/* Checks the optional body: {"parameters": {...}}. A "config" parameter (the model's
+ * config in Triton's JSON form, as a string) becomes config.pbtxt text in *config. */
+static inferd_status_t check_body(inferd_http_exchange_t *ex, bool unload, inferd_buf_t *config,
+                                  inferd_err_t *err)
 {
     if (ex->body.len == 0)
         return INFERD_OK;
@@ -43,15 +46,25 @@ static inferd_status_t check_body(inferd_http_exchange_t *ex, bool unload, infer
                 if (v->type != INFERD_JSON_BOOL)
                     st = inferd_err_set(err, INFERD_E_INVALID_ARG,
                                         "'unload_dependents' must be a boolean");
-            } else if (!unload && (strcmp(key, "config") == 0 || strncmp(key, "file:", 5) == 0)) {
+            } else if (!unload && strcmp(key, "config") == 0) {
+                if (v->type != INFERD_JSON_STRING)
+                    st = inferd_err_set(err, INFERD_E_INVALID_ARG,
+                                        "'config' must be a string holding the model config "
+                                        "as JSON");
+                else if (inferd_model_config_json_to_text(v->u.string.ptr, v->u.string.len, config,
+                                                          err) != INFERD_OK)
+                    st = err->code;
+            } else if (!unload && strncmp(key, "file:", 5) == 0) {
                 st = inferd_err_set(err, INFERD_E_UNSUPPORTED,
-                                    "load parameter '%s' (a config or file override) is not "
-                                    "supported; change the repository and load again",
+                                    "load parameter '%s' (a file override) is not supported; "
+                                    "change the repository and load again",
                                     key);
             }
         }
     }
     inferd_json_doc_destroy(doc);
+    if (st != INFERD_OK && st == err->code)
+        inferd_err_prefix(err, "load request");
     return st;
 }
 
@@ -62,13 +75,17 @@ void inferd_v2_handle_repository_control(inferd_http_exchange_t *ex)
     if (!inferd_http_admin_allowed(ex))
         return;
     inferd_err_t err;
-    if (check_body(ex, unload, &err) != INFERD_OK) {
+    inferd_buf_t config;
+    inferd_buf_init(&config, 1 << 20);
+    if (check_body(ex, unload, &config, &err) != INFERD_OK) {
+        inferd_buf_deinit(&config);
         inferd_http_respond_error(ex, err.code, err.msg);
         return;
     }
     /* Suspend first: the control thread may finish before this function returns. */
     inferd_http_suspend(ex);
-    if (inferd_repo_submit(ex->srv->repo, ex->route.model, unload, control_done, ex, &err) !=
-        INFERD_OK)
+    if (inferd_repo_submit(ex->srv->repo, ex->route.model, unload, config.len ? config.data : NULL,
+                           control_done, ex, &err) != INFERD_OK)
         control_done(ex, err.code, &err);
+    inferd_buf_deinit(&config);
 }
