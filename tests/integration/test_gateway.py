@@ -11,6 +11,7 @@ import os
 import random
 import re
 import socketserver
+import subprocess
 import threading
 import time
 
@@ -318,3 +319,50 @@ def test_pure_gateway_from_the_environment(servers, upstream_repo):
     r = gw.infer("add_mul", [tensor("a", "FP32", [1], [2]), tensor("b", "FP32", [1], [3])])
     assert r.status == 200, r
     assert r.json()["outputs"][1]["data"] == [6]
+
+
+def test_per_upstream_metrics(pair):
+    up, gw = pair
+    base = "http://127.0.0.1:%d" % up.port
+    before = gw.metrics()
+    ins = [tensor("pixels", "FP32", [1, 64], DIGIT)]
+    for _ in range(5):
+        assert gw.infer("digits", ins).status == 200
+    r = gw.infer("add_mul", [tensor("a", "FP32", [3], [1, 2, 3]), tensor("b", "FP32", [2], [1, 2])])
+    assert r.status == 400
+    after = gw.metrics()
+
+    def delta(name, **labels):
+        return counter(after, name, upstream=base, **labels) - \
+            counter(before, name, upstream=base, **labels)
+
+    assert delta("inferd_upstream_requests_total") == 6
+    assert delta("inferd_upstream_failures_total", kind="http_4xx") == 1
+    assert delta("inferd_upstream_request_duration_seconds_count") == 6
+    assert counter(after, "inferd_upstream_up", upstream=base) == 1
+    assert counter(after, "inferd_upstream_open_connections", upstream=base) >= 1
+    assert counter(after, "inferd_upstream_pending", upstream=base) == 0
+    # The exposition stays valid Prometheus text (promtool's style warnings about Triton's
+    # nv_* names aside, which test_prometheus.py covers).
+    res = subprocess.run(["promtool", "check", "metrics"], input=after, capture_output=True,
+                         text=True, timeout=30)
+    assert res.returncode in (0, 3), res.stdout + res.stderr
+    assert "inferd_upstream" not in res.stdout + res.stderr, res.stdout + res.stderr
+
+
+def test_down_upstream_shows_in_metrics(servers, upstream_repo, tmp_path):
+    port = free_port()
+    up = Server([upstream_repo], port=port)
+    servers.servers.append(up)
+    up.start()
+    base = "http://127.0.0.1:%d" % port
+    gw = servers.start([remote_repo(str(tmp_path), "digits", [base])])
+    ins = [tensor("pixels", "FP32", [1, 64], DIGIT)]
+    assert gw.infer("digits", ins).status == 200
+    up.stop()
+    for _ in range(4):
+        assert gw.infer("digits", ins).status == 503
+    text = gw.metrics()
+    assert counter(text, "inferd_upstream_up", upstream=base) == 0
+    assert counter(text, "inferd_upstream_failures_total", upstream=base, kind="connect") >= 3
+    assert counter(text, "inferd_upstream_open_connections", upstream=base) == 0

@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "backends/remote/upstream.h"
 #include "core/alloc.h"
 #include "core/thread.h"
 
@@ -187,6 +190,24 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* Socket callbacks: a connection is counted for its upstream while it is open, whether
+ * busy or pooled. The upstream entry outlives every connection (entries are never freed). */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    (void)purpose;
+    curl_socket_t fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+    if (fd != CURL_SOCKET_BAD && clientp)
+        atomic_fetch_add(&((inferd_upstream_t *)clientp)->open_connections, 1);
+    return fd;
+}
+
+static int on_close_socket(void *clientp, curl_socket_t fd)
+{
+    if (clientp)
+        atomic_fetch_sub(&((inferd_upstream_t *)clientp)->open_connections, 1);
+    return close(fd);
+}
+
 static void queue_abort(remote_call_t *c)
 {
     pthread_mutex_lock(&client.lock);
@@ -247,6 +268,10 @@ inferd_status_t inferd_remote_perform(inferd_ctx_t *ctx, const inferd_remote_req
     curl_easy_setopt(c.easy, CURLOPT_PRIVATE, &c);
     curl_easy_setopt(c.easy, CURLOPT_ERRORBUFFER, c.errbuf);
     curl_easy_setopt(c.easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c.easy, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(c.easy, CURLOPT_OPENSOCKETDATA, req->upstream);
+    curl_easy_setopt(c.easy, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(c.easy, CURLOPT_CLOSESOCKETDATA, req->upstream);
     if (strcmp(req->method, "POST") == 0) {
         curl_easy_setopt(c.easy, CURLOPT_POST, 1L);
         curl_easy_setopt(c.easy, CURLOPT_POSTFIELDS, req->body ? req->body : "");

@@ -32,7 +32,8 @@ typedef struct inferd_remote_request {
     const char *traceparent; /* W3C traceparent, or NULL */
     int64_t timeout_ms;      /* upper bound besides the context's deadline */
     size_t max_response_bytes;
-    long max_host_connections; /* connection pool bound for this upstream */
+    long max_host_connections;        /* connection pool bound for this upstream */
+    struct inferd_upstream *upstream; /* counts its open connections; may be NULL */
 } inferd_remote_request_t;
 
 /* Starts the shared I/O thread if needed; balanced by inferd_remote_client_release. */

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "backends/remote/client.h"
+#include "backends/remote/upstream.h"
 #include "core/alloc.h"
 #include "core/json.h"
 #include "obs/log.h"
@@ -29,15 +30,8 @@
 #define MAX_RESPONSE_BYTES ((size_t)1 << 30)
 #define MAX_UPSTREAMS 16
 
-typedef struct upstream {
-    char *base; /* "http://host:port", no trailing slash */
-    atomic_int pending;
-    atomic_int failures;        /* consecutive */
-    atomic_llong down_until_ns; /* monotonic; 0 = up */
-} upstream_t;
-
 typedef struct remote_model {
-    upstream_t ups[MAX_UPSTREAMS];
+    inferd_upstream_t *ups[MAX_UPSTREAMS]; /* process-wide entries, never freed */
     size_t n_ups;
     char *model_path; /* "/v2/models/<m>[/versions/<v>]" */
     int64_t timeout_ms;
@@ -144,7 +138,7 @@ static inferd_status_t fetch_metadata(remote_model_t *m, inferd_err_t *err)
     inferd_status_t st = INFERD_E_UNAVAILABLE;
     for (size_t u = 0; u < m->n_ups; u++) {
         char url[2048];
-        snprintf(url, sizeof(url), "%s%s", m->ups[u].base, m->model_path);
+        snprintf(url, sizeof(url), "%s%s", m->ups[u]->base, m->model_path);
         inferd_remote_request_t req = {.url = url,
                                        .method = "GET",
                                        .header_length = -1,
@@ -174,7 +168,7 @@ static inferd_status_t fetch_metadata(remote_model_t *m, inferd_err_t *err)
         inferd_remote_response_deinit(&resp);
         if (st == INFERD_OK)
             return INFERD_OK;
-        inferd_log(INFERD_LOG_WARN, "remote: metadata from %s failed: %s", m->ups[u].base,
+        inferd_log(INFERD_LOG_WARN, "remote: metadata from %s failed: %s", m->ups[u]->base,
                    err->msg);
     }
     return st;
@@ -211,9 +205,19 @@ static inferd_status_t remote_load(const char *model_path, const inferd_backend_
         if (n) {
             bool scheme =
                 (n > 7 && !strncmp(p, "http://", 7)) || (n > 8 && !strncmp(p, "https://", 8));
-            char *base = inferd_xmalloc(n + 8);
-            snprintf(base, n + 8, "%s%.*s", scheme ? "" : "http://", (int)n, p);
-            m->ups[m->n_ups++].base = base;
+            char base[256];
+            int len = snprintf(base, sizeof(base), "%s%.*s", scheme ? "" : "http://", (int)n, p);
+            bool clean = len > 0 && (size_t)len < sizeof(base);
+            for (int k = 0; clean && k < len; k++)
+                clean = base[k] > ' ' && base[k] != '"' && base[k] != '\\' && base[k] != 0x7f;
+            inferd_upstream_t *u = clean ? inferd_upstream_get(base) : NULL;
+            if (!u) {
+                remote_unload(m);
+                return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                                      "upstream URL '%.*s' is invalid or too many upstreams",
+                                      (int)n, p);
+            }
+            m->ups[m->n_ups++] = u;
         }
         p += strcspn(p, ",");
         if (*p == ',')
@@ -260,8 +264,6 @@ static void remote_unload(void *state)
     remote_model_t *m = state;
     if (!m)
         return;
-    for (size_t u = 0; u < m->n_ups; u++)
-        inferd_free(m->ups[u].base);
     free_io(m->inputs, m->n_inputs);
     free_io(m->outputs, m->n_outputs);
     inferd_free(m->model_path);
@@ -281,7 +283,7 @@ static int pick_upstream(remote_model_t *m, const bool *tried)
     for (size_t u = 0; u < m->n_ups; u++) {
         if (tried[u])
             continue;
-        long long down = atomic_load(&m->ups[u].down_until_ns);
+        long long down = atomic_load(&m->ups[u]->down_until_ns);
         if (down > now)
             continue;
         if (down != 0) {
@@ -289,20 +291,23 @@ static int pick_upstream(remote_model_t *m, const bool *tried)
                 probe = (int)u;
             continue;
         }
-        if (best < 0 || atomic_load(&m->ups[u].pending) < atomic_load(&m->ups[best].pending))
+        if (best < 0 || atomic_load(&m->ups[u]->pending) < atomic_load(&m->ups[best]->pending))
             best = (int)u;
     }
     return best >= 0 ? best : probe;
 }
 
-static void record(upstream_t *up, bool ok)
+/* Feeds the circuit breaker and the upstream's metrics. */
+static void record(inferd_upstream_t *up, bool ok, inferd_upstream_fail_t kind, int64_t t0)
 {
-    if (ok) {
-        atomic_store(&up->failures, 0);
+    inferd_upstream_record(up, ok, kind, inferd_now_ns() - t0);
+    if (ok || kind == INFERD_UPSTREAM_FAIL_HTTP_4XX || kind == INFERD_UPSTREAM_FAIL_CANCELLED) {
+        /* The upstream answered (or we gave up on it): it is alive. */
+        atomic_store(&up->consecutive_failures, 0);
         atomic_store(&up->down_until_ns, 0);
         return;
     }
-    if (atomic_fetch_add(&up->failures, 1) + 1 >= BREAKER_FAILURES) {
+    if (atomic_fetch_add(&up->consecutive_failures, 1) + 1 >= BREAKER_FAILURES) {
         if (atomic_exchange(&up->down_until_ns, inferd_now_ns() + BREAKER_COOLDOWN_NS) == 0)
             inferd_log(INFERD_LOG_WARN, "remote: upstream %s marked down after %d failures",
                        up->base, BREAKER_FAILURES);
@@ -486,7 +491,7 @@ static inferd_status_t remote_execute(inferd_ctx_t *ctx, void *state,
         if (u < 0)
             break;
         tried[u] = true;
-        upstream_t *up = &m->ups[u];
+        inferd_upstream_t *up = m->ups[u];
         char url[2048];
         snprintf(url, sizeof(url), "%s%s/infer", up->base, m->model_path);
         inferd_remote_request_t req = {.url = url,
@@ -498,23 +503,27 @@ static inferd_status_t remote_execute(inferd_ctx_t *ctx, void *state,
                                        .traceparent = tp,
                                        .timeout_ms = m->timeout_ms,
                                        .max_response_bytes = MAX_RESPONSE_BYTES,
-                                       .max_host_connections = m->max_connections};
+                                       .max_host_connections = m->max_connections,
+                                       .upstream = up};
         inferd_remote_response_t resp;
         inferd_remote_response_init(&resp, MAX_RESPONSE_BYTES);
+        int64_t t0 = inferd_now_ns();
         atomic_fetch_add(&up->pending, 1);
         st = inferd_remote_perform(ctx, &req, &resp, err);
         atomic_fetch_sub(&up->pending, 1);
-        if (st == INFERD_E_UNAVAILABLE) {
-            record(up, false);
+        if (st == INFERD_E_CANCELLED || st == INFERD_E_DEADLINE_EXCEEDED) {
+            record(up, false, INFERD_UPSTREAM_FAIL_CANCELLED, t0);
+        } else if (st == INFERD_E_UNAVAILABLE) {
+            record(up, false,
+                   resp.sent ? INFERD_UPSTREAM_FAIL_TRANSPORT : INFERD_UPSTREAM_FAIL_CONNECT, t0);
             bool retry = !resp.sent && inferd_ctx_check(ctx, NULL) == INFERD_OK;
             inferd_remote_response_deinit(&resp);
             if (retry)
                 continue; /* never reached the upstream: another may take it */
             break;
-        }
-        if (st == INFERD_OK && resp.status == 200) {
+        } else if (st == INFERD_OK && resp.status == 200) {
             st = parse_outputs(m, url, &resp, outputs, err);
-            record(up, st == INFERD_OK);
+            record(up, st == INFERD_OK, INFERD_UPSTREAM_FAIL_MALFORMED, t0);
         } else if (st == INFERD_OK) {
             char msg[300];
             upstream_message(&resp, msg, sizeof(msg));
@@ -523,7 +532,10 @@ static inferd_status_t remote_execute(inferd_ctx_t *ctx, void *state,
                 inferd_err_set(err, st, "upstream %s answered %ld: %s", up->base, resp.status, msg);
             else
                 inferd_err_set(err, st, "%s", msg); /* the client's error, passed through */
-            record(up, resp.status < 500);
+            record(up, false,
+                   resp.status < 500 ? INFERD_UPSTREAM_FAIL_HTTP_4XX
+                                     : INFERD_UPSTREAM_FAIL_HTTP_5XX,
+                   t0);
         }
         inferd_remote_response_deinit(&resp);
         break;

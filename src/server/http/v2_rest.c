@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "backends/remote/mirror.h"
+#include "backends/remote/upstream.h"
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/thread.h"
@@ -266,6 +267,7 @@ static void handle_metrics(inferd_http_exchange_t *ex)
     inferd_buf_t b;
     inferd_buf_init(&b, 0);
     inferd_metrics_render(&b, models, n);
+    inferd_upstream_metrics_render(&b); /* gateway: one set of series per upstream */
     for (size_t i = 0; i < n; i++)
         inferd_model_version_unref(mvs[i]);
     inferd_free(mvs);
