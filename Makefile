@@ -10,7 +10,7 @@ PORT       ?= 8000
 # Debian's OpenBLAS 0.3.21 does not know every CPU it runs on; pin a kernel it knows.
 export OPENBLAS_CORETYPE ?= Haswell
 
-.PHONY: all deps build run test lint unit conformance integration asan tsan bench-sched bench-http bench-reload clean format
+.PHONY: all deps build run test lint unit conformance integration asan tsan bench-deps bench-sched bench-http bench-reload bench-gateway clean format
 
 all: build
 
@@ -53,14 +53,20 @@ tsan: deps
 test: lint unit conformance integration asan tsan
 
 # Benchmarks: not part of `make test` (this machine is shared and noisy).
-bench-sched: build
+bench-deps:
+	@bash scripts/install-deps.sh --bench
+
+bench-sched: build bench-deps
 	bash bench/sched/run.sh
 
-bench-http: build
+bench-http: build bench-deps
 	bash bench/http/run.sh
 
-bench-reload: build
+bench-reload: build bench-deps
 	bash bench/reload/run.sh
+
+bench-gateway: build bench-deps
+	bash bench/gateway/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

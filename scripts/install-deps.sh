@@ -2,6 +2,7 @@
 # Installs every Debian package that inferd's build and tests need. This file is the
 # single list of dependencies: the Makefile and CI call it, nothing else installs.
 # Idempotent and quiet: when everything is present it prints nothing and exits 0.
+# With --bench it also installs what the benchmarks need.
 set -euo pipefail
 
 PACKAGES=(
@@ -13,9 +14,12 @@ PACKAGES=(
     # tests
     libcmocka-dev python3 python3-pytest python3-numpy python3-sklearn python3-onnx
     libonnx-testdata prometheus libclang-rt-14-dev
-    # benchmarks (bench/)
-    wrk
 )
+# Only for the benchmarks (make bench-*): a load generator and the Go peer gateway.
+BENCH_PACKAGES=(wrk golang-go)
+if [ "${1:-}" = "--bench" ]; then
+    PACKAGES+=("${BENCH_PACKAGES[@]}")
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
