@@ -23,6 +23,24 @@ run() {
     "http://127.0.0.1:$port/v2/models/digits/infer"
 }
 quiet=$(run)
+model_bytes() { curl -s "http://127.0.0.1:$port/debug/tensors" |
+  /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["by_owner"]["model"]["bytes"])'; }
+steady=$(model_bytes)
+# Sample the bytes held by model weights every few milliseconds while reloading.
+/usr/bin/python3 - "$port" "$WORK/peak" <<'PY' &
+import json, sys, time, urllib.request
+port, out = sys.argv[1], sys.argv[2]
+peak, end = 0, time.time() + 3600
+while time.time() < end:
+    try:
+        d = json.load(urllib.request.urlopen("http://127.0.0.1:%s/debug/tensors" % port))
+    except Exception:
+        break
+    peak = max(peak, d["by_owner"]["model"]["bytes"])
+    open(out, "w").write(str(peak))
+    time.sleep(0.002)
+PY
+SAMPLER=$!
 reloads=0
 ( while true; do
     touch "$WORK/single/mlp784/1/model.onnx"
@@ -33,6 +51,8 @@ LOOP=$!
 busy=$(run)
 kill $LOOP; wait $LOOP 2>/dev/null || true
 LOOP=
+kill $SAMPLER 2>/dev/null; wait $SAMPLER 2>/dev/null || true
+peak=$(cat "$WORK/peak")
 reloads=$(grep -c "model 'mlp784' reloaded" "$WORK/server.log" || true)
 row() { echo "$2" | awk -v n="$1" '/Requests\/sec/ {r=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} END {printf "| %s | %s | %s | %s |\n", n, r, p50, p99}'; }
 out=bench/reload/results.md
@@ -41,4 +61,7 @@ out=bench/reload/results.md
   echo "| --- | --- | --- | --- |"
   row "no reloads" "$quiet"
   row "mlp784 reloaded $reloads times" "$busy"
+  echo
+  echo "model weights held: $steady bytes steady, $peak bytes at the peak of the reloads" \
+       "(old + new would be $(( steady + 7454760 )) for the MLP's 7454760 bytes)"
 } | tee "$out"
