@@ -366,3 +366,50 @@ def test_down_upstream_shows_in_metrics(servers, upstream_repo, tmp_path):
     assert counter(text, "inferd_upstream_up", upstream=base) == 0
     assert counter(text, "inferd_upstream_failures_total", upstream=base, kind="connect") >= 3
     assert counter(text, "inferd_upstream_open_connections", upstream=base) == 0
+
+
+def test_down_upstream_is_probed_before_it_gets_requests(servers, upstream_repo, tmp_path):
+    port = free_port()
+    up = Server([upstream_repo], port=port)
+    servers.servers.append(up)
+    up.start()
+    gw = servers.start([remote_repo(str(tmp_path), "digits", ["http://127.0.0.1:%d" % port])])
+    ins = [tensor("pixels", "FP32", [1, 64], DIGIT)]
+    up.stop()
+    for _ in range(4):
+        assert gw.infer("digits", ins).status == 503  # now marked down
+    up2 = Server([upstream_repo], ["--log-verbose", "1"], port=port)
+    servers.servers.append(up2)
+    up2.start()
+
+    def requests_seen():
+        return [(r.get("method"), r.get("path")) for r in up2.log_records()
+                if r.get("msg") == "request"]
+
+    started = len(requests_seen())  # the harness's own start-up polling
+    time.sleep(1.2)  # the cool-down
+    assert gw.infer("digits", ins).status == 200
+    after = requests_seen()[started:]
+    assert ("GET", "/v2/health/ready") in after, after
+    assert after.index(("GET", "/v2/health/ready")) < after.index(
+        ("POST", "/v2/models/digits/infer")), after
+
+def test_batching_in_front_of_the_upstream(servers, upstream_repo, tmp_path):
+    up = servers.start([upstream_repo])
+    gw = servers.start([remote_repo(str(tmp_path), "digits", ["http://127.0.0.1:%d" % up.port],
+                                    extra="dynamic_batching { max_queue_delay_microseconds: "
+                                          "20000 }\n")])
+    ins = [tensor("pixels", "FP32", [1, 64], DIGIT)]
+    before_up = counter(up.metrics(), "nv_inference_exec_count", model="digits")
+    before_gw = gw.metrics()
+    with concurrent.futures.ThreadPoolExecutor(32) as pool:
+        results = list(pool.map(lambda _: gw.infer("digits", ins), range(64)))
+    assert all(r.status == 200 for r in results)
+    assert len({r.body for r in results}) == 1  # every batched answer is the same
+    gm = gw.metrics()
+    calls = counter(up.metrics(), "nv_inference_exec_count", model="digits") - before_up
+    assert counter(gm, "nv_inference_count", model="digits") - \
+        counter(before_gw, "nv_inference_count", model="digits") == 64
+    assert counter(gm, "nv_inference_exec_count", model="digits") - \
+        counter(before_gw, "nv_inference_exec_count", model="digits") == calls
+    assert calls < 64, "the gateway sent one upstream call per request"

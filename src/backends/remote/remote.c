@@ -297,6 +297,40 @@ static int pick_upstream(remote_model_t *m, const bool *tried)
     return best >= 0 ? best : probe;
 }
 
+/* An upstream marked down whose cool-down has passed is asked /v2/health/ready before it
+ * gets a request again; one caller probes while the others keep skipping it. True when it
+ * answered ready (and is marked up again). */
+static bool probe_upstream(inferd_ctx_t *ctx, inferd_upstream_t *up)
+{
+    long long down = atomic_load(&up->down_until_ns);
+    if (down == 0)
+        return true;
+    /* Claim the probe by pushing the cool-down on; a concurrent caller sees it down. */
+    if (!atomic_compare_exchange_strong(&up->down_until_ns, &down,
+                                        inferd_now_ns() + BREAKER_COOLDOWN_NS))
+        return false;
+    char url[300];
+    snprintf(url, sizeof(url), "%s/v2/health/ready", up->base);
+    inferd_remote_request_t req = {.url = url,
+                                   .method = "GET",
+                                   .header_length = -1,
+                                   .timeout_ms = 500,
+                                   .max_response_bytes = 4096,
+                                   .max_host_connections = 4,
+                                   .upstream = up};
+    inferd_remote_response_t resp;
+    inferd_remote_response_init(&resp, req.max_response_bytes);
+    inferd_err_t err;
+    bool ok = inferd_remote_perform(ctx, &req, &resp, &err) == INFERD_OK && resp.status == 200;
+    inferd_remote_response_deinit(&resp);
+    if (ok) {
+        atomic_store(&up->consecutive_failures, 0);
+        atomic_store(&up->down_until_ns, 0);
+        inferd_log(INFERD_LOG_INFO, "remote: upstream %s is ready again", up->base);
+    }
+    return ok;
+}
+
 /* Feeds the circuit breaker and the upstream's metrics. */
 static void record(inferd_upstream_t *up, bool ok, inferd_upstream_fail_t kind, int64_t t0)
 {
@@ -492,6 +526,8 @@ static inferd_status_t remote_execute(inferd_ctx_t *ctx, void *state,
             break;
         tried[u] = true;
         inferd_upstream_t *up = m->ups[u];
+        if (!probe_upstream(ctx, up))
+            continue;
         char url[2048];
         snprintf(url, sizeof(url), "%s%s/infer", up->base, m->model_path);
         inferd_remote_request_t req = {.url = url,
