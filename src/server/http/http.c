@@ -63,7 +63,8 @@ static void set_response(inferd_http_exchange_t *ex, int status, char *body, siz
     ex->content_type = content_type;
 }
 
-void inferd_http_respond_json(inferd_http_exchange_t *ex, int status, inferd_buf_t *buf)
+void inferd_http_respond_buf(inferd_http_exchange_t *ex, int status, const char *content_type,
+                             inferd_buf_t *buf)
 {
     if (buf->failed) {
         /* Out of memory, or an output the encoder refused (malformed BYTES). */
@@ -73,7 +74,12 @@ void inferd_http_respond_json(inferd_http_exchange_t *ex, int status, inferd_buf
     }
     size_t len;
     char *body = inferd_buf_steal(buf, &len);
-    set_response(ex, status, body, len, "application/json");
+    set_response(ex, status, body, len, content_type);
+}
+
+void inferd_http_respond_json(inferd_http_exchange_t *ex, int status, inferd_buf_t *buf)
+{
+    inferd_http_respond_buf(ex, status, "application/json", buf);
 }
 
 void inferd_http_respond_error(inferd_http_exchange_t *ex, inferd_status_t code, const char *msg)

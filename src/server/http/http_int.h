@@ -61,6 +61,10 @@ struct inferd_http_exchange {
     inferd_http_exchange_t *prev, *next; /* in-flight list of the front end */
 };
 
+/* Sets a response body taken over from buf (a failed buf becomes a 500). */
+void inferd_http_respond_buf(inferd_http_exchange_t *ex, int status, const char *content_type,
+                             inferd_buf_t *buf);
+
 /* Sets a JSON response body taken over from buf. */
 void inferd_http_respond_json(inferd_http_exchange_t *ex, int status, inferd_buf_t *buf);
 

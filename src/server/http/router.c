@@ -170,35 +170,35 @@ static inferd_status_t match_repository_model(inferd_http_method_t method, curso
     return not_found(err);
 }
 
+/* Paths matched as a whole. */
+static const struct {
+    const char *path;
+    inferd_route_kind_t kind;
+    unsigned methods;
+} exact_routes[] = {
+    {"/v2", INFERD_ROUTE_SERVER_METADATA, INFERD_HTTP_GET},
+    {"/v2/health/live", INFERD_ROUTE_HEALTH_LIVE, INFERD_HTTP_GET},
+    {"/v2/health/ready", INFERD_ROUTE_HEALTH_READY, INFERD_HTTP_GET},
+    {"/v2/repository/index", INFERD_ROUTE_REPOSITORY_INDEX, INFERD_HTTP_POST},
+    {"/healthz", INFERD_ROUTE_HEALTHZ, INFERD_HTTP_GET},
+    {"/metrics", INFERD_ROUTE_METRICS, INFERD_HTTP_GET},
+    {"/debug/threads", INFERD_ROUTE_DEBUG_THREADS, INFERD_HTTP_GET},
+    {"/debug/tensors", INFERD_ROUTE_DEBUG_TENSORS, INFERD_HTTP_GET},
+    {"/debug/requests", INFERD_ROUTE_DEBUG_REQUESTS, INFERD_HTTP_GET},
+    {"/v2/logging", INFERD_ROUTE_LOGGING, INFERD_HTTP_GET | INFERD_HTTP_POST},
+    /* As in Triton, this path means the statistics of every model, never the metadata of a
+     * model named "stats". */
+    {"/v2/models/stats", INFERD_ROUTE_MODEL_STATS, INFERD_HTTP_GET},
+};
+
 inferd_status_t inferd_route_match(inferd_http_method_t method, const char *path, inferd_route_t *r,
                                    inferd_err_t *err)
 {
     memset(r, 0, sizeof(*r));
     r->version = -1;
-    if (strcmp(path, "/v2") == 0)
-        return found(r, INFERD_ROUTE_SERVER_METADATA, INFERD_HTTP_GET, method, err);
-    if (strcmp(path, "/v2/health/live") == 0)
-        return found(r, INFERD_ROUTE_HEALTH_LIVE, INFERD_HTTP_GET, method, err);
-    if (strcmp(path, "/v2/health/ready") == 0)
-        return found(r, INFERD_ROUTE_HEALTH_READY, INFERD_HTTP_GET, method, err);
-    if (strcmp(path, "/v2/repository/index") == 0)
-        return found(r, INFERD_ROUTE_REPOSITORY_INDEX, INFERD_HTTP_POST, method, err);
-    if (strcmp(path, "/healthz") == 0)
-        return found(r, INFERD_ROUTE_HEALTHZ, INFERD_HTTP_GET, method, err);
-    if (strcmp(path, "/metrics") == 0)
-        return found(r, INFERD_ROUTE_METRICS, INFERD_HTTP_GET, method, err);
-    if (strcmp(path, "/debug/threads") == 0)
-        return found(r, INFERD_ROUTE_DEBUG_THREADS, INFERD_HTTP_GET, method, err);
-    if (strcmp(path, "/debug/tensors") == 0)
-        return found(r, INFERD_ROUTE_DEBUG_TENSORS, INFERD_HTTP_GET, method, err);
-    if (strcmp(path, "/debug/requests") == 0)
-        return found(r, INFERD_ROUTE_DEBUG_REQUESTS, INFERD_HTTP_GET, method, err);
-    if (strcmp(path, "/v2/logging") == 0)
-        return found(r, INFERD_ROUTE_LOGGING, INFERD_HTTP_GET | INFERD_HTTP_POST, method, err);
-    /* As in Triton, this path means the statistics of every model, never the metadata of a
-     * model named "stats". */
-    if (strcmp(path, "/v2/models/stats") == 0)
-        return found(r, INFERD_ROUTE_MODEL_STATS, INFERD_HTTP_GET, method, err);
+    for (size_t k = 0; k < sizeof(exact_routes) / sizeof(exact_routes[0]); k++)
+        if (strcmp(path, exact_routes[k].path) == 0)
+            return found(r, exact_routes[k].kind, exact_routes[k].methods, method, err);
     if (strncmp(path, "/v2/repository/models/", 22) == 0) {
         cursor_t c = {path + 22};
         return match_repository_model(method, &c, r, err);

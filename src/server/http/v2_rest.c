@@ -272,12 +272,7 @@ static void handle_metrics(inferd_http_exchange_t *ex)
         inferd_model_version_unref(mvs[i]);
     inferd_free(mvs);
     inferd_free(models);
-    size_t len;
-    char *body = inferd_buf_steal(&b, &len);
-    inferd_http_respond_text(ex, 200, "text/plain; version=0.0.4; charset=utf-8", "");
-    inferd_free(ex->resp_body);
-    ex->resp_body = body;
-    ex->resp_len = len;
+    inferd_http_respond_buf(ex, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
 static void handle_debug(inferd_http_exchange_t *ex)
