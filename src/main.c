@@ -32,6 +32,9 @@ static const opt_def_t opt_defs[] = {
     {"http-port", OPT_INT, O(http_port), 1, 65535, "HTTP port (8000)"},
     {"http-thread-count", OPT_INT, O(http_thread_count), 0, 256,
      "HTTP I/O threads (0 = usable CPUs, at most 4)"},
+    {"intra-op-threads", OPT_INT, O(intra_op_threads), 0, 256,
+     "threads the embedded engine may use for one operator, the calling one included "
+     "(0 = usable CPUs); a model's intra_op_thread_count parameter lowers it"},
     {"grpc-port", OPT_INT, O(grpc_port), 0, 65535, "gRPC port (8001; gRPC is not available yet)"},
     {"metrics-address", OPT_STR, O(metrics_address), 0, 0,
      "metrics listen address (the HTTP address)"},
@@ -47,6 +50,11 @@ static const opt_def_t opt_defs[] = {
      "model load/unload and shm registration need 'Authorization: Bearer TOKEN'"},
     {"admin-loopback-only", OPT_BOOL, O(admin_loopback_only), 0, 0,
      "serve model load/unload and shm registration to loopback clients only (false)"},
+    {"batch-eager-when-idle", OPT_BOOL, O(batch_eager_when_idle), 0, 0,
+     "dispatch a batch before max_queue_delay when every client connection is waiting "
+     "on a response (true)"},
+    {"debug-address", OPT_STR, O(debug_address), 0, 0,
+     "addresses or CIDR networks (comma-separated) that may read /debug besides loopback"},
     {"load-model", OPT_LIST, O(load_models), 0, 0,
      "explicit mode: model to load at start-up (repeatable; * = all)"},
     {"exit-timeout-secs", OPT_INT, O(exit_timeout_secs), 0, 3600,
@@ -69,8 +77,20 @@ static const opt_def_t opt_defs[] = {
      "queued requests per model version when its config sets none (1024)"},
     {"strict-readiness", OPT_BOOL, O(strict_readiness), 0, 0,
      "ready only when every model is ready (true)"},
+    {"stall-timeout-secs", OPT_INT, O(stall_timeout_secs), 0, 86400,
+     "a model with requests waiting and no progress for this long is not ready (30; 0 = off)"},
     {"allow-client-shm", OPT_BOOL, O(allow_client_shm), 0, 0,
      "let clients register system shared-memory regions (false)"},
+    {"trace-endpoint", OPT_STR, O(trace_endpoint), 0, 0,
+     "OTLP/HTTP URL spans are exported to, e.g. http://127.0.0.1:4318/v1/traces (none)"},
+    {"trace-level", OPT_STR, O(trace_level), 0, 0,
+     "OFF | TIMESTAMPS (TIMESTAMPS with --trace-endpoint, else OFF)"},
+    {"trace-rate", OPT_INT, O(trace_rate), 1, 4294967295ll,
+     "trace 1 in N requests that bring no traceparent (1000)"},
+    {"trace-count", OPT_INT, O(trace_count), -1, 2147483647ll,
+     "traces to take before tracing stops (-1 = unlimited)"},
+    {"trace-buffer-spans", OPT_INT, O(trace_buffer_spans), 16, 1 << 20,
+     "spans buffered for export; beyond that they are dropped and counted (4096)"},
 };
 
 #define N_OPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))

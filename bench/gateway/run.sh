@@ -5,10 +5,14 @@
 # and the latency each gateway adds over calling the upstream directly; at 64 connections:
 # throughput. Prints a Markdown table (also written to bench/gateway/results.md).
 #
-# Usage: make bench-gateway   (or: bash bench/gateway/run.sh [seconds per point])
+# The machine is shared, so the 1-connection points are taken in ROUNDS interleaved rounds
+# (upstream, inferd, Go, upstream, ...) and each path's p50/p99 is the median of its rounds.
+#
+# Usage: make bench-gateway   (or: bash bench/gateway/run.sh [seconds per point] [rounds])
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-5}
+ROUNDS=${2:-3}
 BIN=${INFERD_BIN:-build/inferd}
 WORK=$(mktemp -d)
 cleanup() { kill ${PIDS:-} 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
@@ -48,9 +52,12 @@ measure() { # port connections -> "rps p50_us p99_us"
          /Requests\/sec/ {r=$2} $1=="50%" {p50=us($2)} $1=="99%" {p99=us($2)}
          END {printf "%s %.0f %.0f\n", r, p50, p99}'
 }
-read -r d_rps d50 d99 <<<"$(measure $UP 1)"
-read -r i_rps i50 i99 <<<"$(measure $GW 1)"
-read -r g_rps g50 g99 <<<"$(measure $GO 1)"
+median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+for _ in $(seq "$ROUNDS"); do
+  for port in $UP $GW $GO; do measure $port 1 | sed "s/^/$port /" >>"$WORK/lat"; done
+done
+col() { awk -v p="$1" -v c="$2" '$1==p {print $c}' "$WORK/lat" | median; }
+d50=$(col $UP 3) d99=$(col $UP 4) i50=$(col $GW 3) i99=$(col $GW 4) g50=$(col $GO 3) g99=$(col $GO 4)
 read -r d64 _ _ <<<"$(measure $UP 64)"
 read -r i64 _ _ <<<"$(measure $GW 64)"
 read -r g64 _ _ <<<"$(measure $GO 64)"

@@ -16,7 +16,7 @@
 #include "inferd/status.h"
 #include "inferd/tensor.h"
 
-#define INFERD_BACKEND_ABI_VERSION 1u
+#define INFERD_BACKEND_ABI_VERSION 2u /* 2: execute_async */
 
 /* One input or output as the model file declares it. */
 typedef struct inferd_backend_io {
@@ -32,6 +32,10 @@ typedef struct inferd_backend_params {
     const char *const *values;
     size_t count;
 } inferd_backend_params_t;
+
+/* Completion of execute_async: st and err as execute would have returned them (err is
+ * valid during the call only). */
+typedef void (*inferd_backend_done_fn)(void *arg, inferd_status_t st, const inferd_err_t *err);
 
 typedef struct inferd_backend_vtable {
     uint32_t abi_version; /* INFERD_BACKEND_ABI_VERSION */
@@ -55,6 +59,15 @@ typedef struct inferd_backend_vtable {
 
     /* Frees state. Called once no execute is running. */
     void (*unload)(void *state);
+
+    /* Optional (NULL, or abi_version < 2: absent). execute without holding a thread: starts
+     * the run and returns at once. On INFERD_OK, done(arg, ...) is called exactly once, from
+     * any thread and possibly before this returns, after outputs were set (on success);
+     * ctx, inputs and outputs are borrowed until then. On failure done is never called.
+     * Backends whose runs wait on I/O (remote) offer it, so a request needs no worker. */
+    inferd_status_t (*execute_async)(inferd_ctx_t *ctx, void *state, inferd_tensor_t *const *inputs,
+                                     inferd_tensor_t **outputs, inferd_backend_done_fn done,
+                                     void *arg, inferd_err_t *err);
 } inferd_backend_vtable_t;
 
 #endif

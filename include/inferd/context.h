@@ -17,10 +17,19 @@ typedef struct inferd_ctx {
     int64_t deadline_ns;                    /* CLOCK_MONOTONIC ns; 0 = no deadline */
     atomic_bool cancelled;                  /* set by the front end when the client leaves */
     char request_id[INFERD_REQUEST_ID_MAX]; /* NUL-terminated */
-    uint8_t trace_id[16];                   /* all zero = not traced */
-    uint8_t span_id[8];
-    uint8_t trace_flags;
+    uint8_t trace_id[16];                   /* all zero = no trace context */
+    uint8_t span_id[8];        /* the span work runs in (its children's parent); with an incoming
+                                  traceparent that is not traced here, the caller's span */
+    uint8_t trace_flags;       /* W3C flags forwarded upstream (bit 0: sampled) */
+    uint8_t parent_span_id[8]; /* the incoming traceparent's span, all zero = root */
+    bool traced;               /* spans of this request are recorded (obs/trace.h) */
+    const char *tracestate;    /* incoming W3C tracestate (validated), borrowed from the
+                                  front end for the request's life; NULL = none */
     _Atomic(const char *) current_op; /* node being run (static or model-owned string) */
+    /* The running node's input shapes, e.g. "[1,3,224,224] [64,3,7,7]"; written by the
+     * engine before it publishes current_op, read without locks (a torn read is accepted
+     * by the crash handler). Empty when no node runs. */
+    char current_op_inputs[160];
 } inferd_ctx_t;
 
 /* Initializes ctx with no deadline, not cancelled, an empty id. */

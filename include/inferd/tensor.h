@@ -118,11 +118,17 @@ void inferd_tensor_unref_cb(void *arg);
 typedef struct inferd_tensor_stats {
     int64_t count[INFERD_OWNER_COUNT_];
     int64_t bytes[INFERD_OWNER_COUNT_];
+    int64_t peak_bytes[INFERD_OWNER_COUNT_]; /* most bytes live at once since the last reset */
     int64_t total_count;
     int64_t total_bytes;
 } inferd_tensor_stats_t;
 
 void inferd_tensor_stats(inferd_tensor_stats_t *out);
+
+/* Restarts the high-water marks (peak_bytes) from the bytes live now, e.g. to measure
+ * what one inference needs at most. Process-wide: concurrent work is counted too. */
+void inferd_tensor_peak_reset(void);
+
 const char *inferd_owner_name(inferd_owner_t owner);
 
 /* Validates a BYTES buffer: numel length-prefixed elements exactly filling nbytes. */

@@ -574,7 +574,8 @@ static inferd_status_t close_container(parser_t *ps)
             memcpy(node->u.array.items, ps->vals + f->vals_base, n * sizeof(inferd_json_t *));
         }
     } else {
-        const key_ent_t *k = ps->keys + f->keys_base;
+        /* keys stays NULL until the first key: no arithmetic on it for an empty object. */
+        const key_ent_t *k = n ? ps->keys + f->keys_base : NULL;
         inferd_status_t st = check_dup_keys(ps, k, n);
         if (st != INFERD_OK)
             return st;

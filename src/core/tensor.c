@@ -94,6 +94,9 @@ inferd_status_t inferd_shape_numel(const int64_t *dims, int ndim, uint64_t max_n
     }
     for (int i = 0; i < ndim; i++) {
         uint64_t d = (uint64_t)dims[i];
+        if (n > max_numel / d && max_numel == UINT64_MAX)
+            return inferd_err_set(err, INFERD_E_TOO_LARGE,
+                                  "the element count of the shape overflows 64 bits");
         if (n > max_numel / d)
             return inferd_err_set(err, INFERD_E_TOO_LARGE, "shape has more than %llu elements",
                                   (unsigned long long)max_numel);
@@ -116,11 +119,22 @@ uint64_t inferd_tensor_numel(const inferd_tensor_t *t)
 
 static atomic_llong live_count[INFERD_OWNER_COUNT_];
 static atomic_llong live_bytes[INFERD_OWNER_COUNT_];
+static atomic_llong peak_bytes[INFERD_OWNER_COUNT_]; /* high-water mark of live_bytes */
 
 static void account(const inferd_tensor_t *t, int sign)
 {
     atomic_fetch_add(&live_count[t->owner], sign);
-    atomic_fetch_add(&live_bytes[t->owner], sign * (long long)t->nbytes);
+    long long now = atomic_fetch_add(&live_bytes[t->owner], sign * (long long)t->nbytes) +
+                    sign * (long long)t->nbytes;
+    long long peak = atomic_load_explicit(&peak_bytes[t->owner], memory_order_relaxed);
+    while (now > peak && !atomic_compare_exchange_weak(&peak_bytes[t->owner], &peak, now)) {
+    }
+}
+
+void inferd_tensor_peak_reset(void)
+{
+    for (int i = 0; i < INFERD_OWNER_COUNT_; i++)
+        atomic_store(&peak_bytes[i], atomic_load(&live_bytes[i]));
 }
 
 void inferd_tensor_stats(inferd_tensor_stats_t *out)
@@ -129,6 +143,7 @@ void inferd_tensor_stats(inferd_tensor_stats_t *out)
     for (int i = 0; i < INFERD_OWNER_COUNT_; i++) {
         out->count[i] = atomic_load(&live_count[i]);
         out->bytes[i] = atomic_load(&live_bytes[i]);
+        out->peak_bytes[i] = atomic_load(&peak_bytes[i]);
         out->total_count += out->count[i];
         out->total_bytes += out->bytes[i];
     }

@@ -177,8 +177,20 @@ typedef struct {
     int n;
 } visit_t;
 
+/* A string of at most cap bytes that may lack its terminator (a torn read). */
+static void out_name_bounded(out_t *o, const char *s, size_t cap)
+{
+    char tmp[INFERD_INFLIGHT_OP_INPUTS_MAX + 1];
+    size_t i = 0;
+    for (; s && i < cap && i < sizeof(tmp) - 1 && s[i]; i++)
+        tmp[i] = s[i];
+    tmp[i] = '\0';
+    out_name(o, tmp);
+}
+
 static void write_request(void *arg, const char *request_id, const char *model, const char *version,
-                          const char *current_op, const char *inputs, int64_t start_ns)
+                          const char *current_op, const char *op_inputs, const char *inputs,
+                          int64_t start_ns)
 {
     visit_t *v = arg;
     out_t *o = v->o;
@@ -196,6 +208,11 @@ static void write_request(void *arg, const char *request_id, const char *model, 
     out_name(o, current_op ? current_op : "-");
     out_str(o, " inputs=");
     out_name(o, inputs[0] ? inputs : "-");
+    if (current_op && op_inputs && op_inputs[0]) {
+        /* The running node's own input shapes (the engine's, after any reshape). */
+        out_str(o, " op_inputs=");
+        out_name_bounded(o, op_inputs, INFERD_INFLIGHT_OP_INPUTS_MAX);
+    }
     out_str(o, "\n");
     v->n++;
 }
@@ -345,8 +362,30 @@ static void write_other_threads(out_t *o)
     }
 }
 
-/* kind: "crash" (the process dies next) or "state" (SIGQUIT: it goes on serving). */
-static void write_report(const char *kind, int sig, const siginfo_t *si, const void *uctx)
+/* The "signal:" line's content: name, number, si_code and where it came from. */
+static void write_signal(out_t *o, int sig, const siginfo_t *si)
+{
+    out_str(o, "signal: ");
+    out_str(o, signal_name(sig));
+    out_str(o, " (");
+    out_uint(o, (uint64_t)sig, 10);
+    out_str(o, "), si_code ");
+    out_int(o, si ? si->si_code : 0);
+    if (si && si->si_code <= 0) {
+        /* Sent by a process (kill, tgkill, abort): there is no fault address. */
+        out_str(o, " (sent by pid ");
+        out_int(o, si->si_pid);
+        out_str(o, ")");
+    } else {
+        out_str(o, ", fault address ");
+        out_uint(o, si ? (uintptr_t)si->si_addr : 0, 16);
+    }
+}
+
+/* kind: "crash" (the process dies next) or "state" (SIGQUIT or the watchdog: it goes on
+ * serving). reason: the watchdog's words, written instead of the signal line. */
+static void write_report(const char *kind, const char *reason, int sig, const siginfo_t *si,
+                         const void *uctx)
 {
     out_t o;
     o.len = 0;
@@ -354,20 +393,12 @@ static void write_report(const char *kind, int sig, const siginfo_t *si, const v
     prctl(PR_GET_NAME, tname, 0, 0, 0);
     out_str(&o, "\n==== inferd ");
     out_str(&o, kind);
-    out_str(&o, " report ====\nsignal: ");
-    out_str(&o, signal_name(sig));
-    out_str(&o, " (");
-    out_uint(&o, (uint64_t)sig, 10);
-    out_str(&o, "), si_code ");
-    out_int(&o, si ? si->si_code : 0);
-    if (si && si->si_code <= 0) {
-        /* Sent by a process (kill, tgkill, abort): there is no fault address. */
-        out_str(&o, " (sent by pid ");
-        out_int(&o, si->si_pid);
-        out_str(&o, ")");
+    out_str(&o, " report ====\n");
+    if (reason) {
+        out_str(&o, "reason: ");
+        out_name(&o, reason);
     } else {
-        out_str(&o, ", fault address ");
-        out_uint(&o, si ? (uintptr_t)si->si_addr : 0, 16);
+        write_signal(&o, sig, si);
     }
     out_str(&o, "\nthread: ");
     out_int(&o, (int64_t)syscall(SYS_gettid));
@@ -413,7 +444,7 @@ static void crash_on_signal(int sig, siginfo_t *si, void *uctx)
     long self = (long)syscall(SYS_gettid);
     long expected = 0;
     if (atomic_compare_exchange_strong(&crash_tid, &expected, self)) {
-        write_report("crash", sig, si, uctx);
+        write_report("crash", NULL, sig, si, uctx);
     } else if (expected == self) {
         /* The report itself crashed (e.g. SIGABRT while handling SIGSEGV): say so, die. */
         out_t o;
@@ -434,17 +465,28 @@ static void crash_on_signal(int sig, siginfo_t *si, void *uctx)
     raise(sig);
 }
 
+/* One state report at a time (SIGQUIT or the watchdog); later ones are skipped. */
+static atomic_flag state_busy = ATOMIC_FLAG_INIT;
+
 /* SIGQUIT: the same report, and the process goes on, so a hang can be explained without
- * killing the server. Reports are not interleaved: one at a time, later ones skipped. */
+ * killing the server. */
 static void state_on_signal(int sig, siginfo_t *si, void *uctx)
 {
-    static atomic_flag busy = ATOMIC_FLAG_INIT;
     int saved = errno;
-    if (!atomic_flag_test_and_set(&busy)) {
-        write_report("state", sig, si, uctx);
-        atomic_flag_clear(&busy);
+    if (!atomic_flag_test_and_set(&state_busy)) {
+        write_report("state", NULL, sig, si, uctx);
+        atomic_flag_clear(&state_busy);
     }
     errno = saved;
+}
+
+bool inferd_crash_state_report(const char *reason)
+{
+    if (atomic_flag_test_and_set(&state_busy))
+        return false;
+    write_report("state", reason ? reason : "requested", 0, NULL, NULL);
+    atomic_flag_clear(&state_busy);
+    return true;
 }
 
 void inferd_crash_install(void)

@@ -26,6 +26,19 @@ typedef struct {
 static slot_t slots[INFERD_INFLIGHT_SLOTS];
 static atomic_uint next_hint; /* where the next claim starts looking; spreads adders out */
 
+/* A running batch: claimed with a CAS on busy (the worker owns it), runner published, then
+ * each member stored before n counts it (release), so a reader that sees n sees the
+ * members. End clears n and runner, waits for announced readers, then frees the slot. */
+typedef struct {
+    atomic_int busy;
+    atomic_int readers;                   /* /debug readers using runner right now */
+    _Atomic(const inferd_ctx_t *) runner; /* NULL while the slot is free */
+    _Atomic(const inferd_ctx_t *) member[INFERD_INFLIGHT_BATCH_MEMBERS];
+    atomic_size_t n;
+} batch_t;
+
+static batch_t batches[INFERD_INFLIGHT_BATCHES];
+
 static void copy_str(char *dst, size_t cap, const char *src)
 {
     size_t i = 0;
@@ -105,6 +118,80 @@ void inferd_inflight_remove(int slot)
     atomic_store(&s->busy, 0);
 }
 
+int inferd_inflight_batch_begin(const inferd_ctx_t *runner)
+{
+    for (int i = 0; i < INFERD_INFLIGHT_BATCHES; i++) {
+        batch_t *b = &batches[i];
+        int expected = 0;
+        if (atomic_load_explicit(&b->busy, memory_order_relaxed) != 0 ||
+            !atomic_compare_exchange_strong(&b->busy, &expected, 1))
+            continue;
+        atomic_store_explicit(&b->n, 0, memory_order_relaxed);
+        atomic_store_explicit(&b->runner, runner, memory_order_release);
+        return i;
+    }
+    return -1;
+}
+
+void inferd_inflight_batch_add(int h, const inferd_ctx_t *member)
+{
+    if (h < 0 || h >= INFERD_INFLIGHT_BATCHES)
+        return;
+    batch_t *b = &batches[h];
+    size_t n = atomic_load_explicit(&b->n, memory_order_relaxed);
+    if (n >= INFERD_INFLIGHT_BATCH_MEMBERS)
+        return;
+    atomic_store_explicit(&b->member[n], member, memory_order_relaxed);
+    atomic_store_explicit(&b->n, n + 1, memory_order_release);
+}
+
+void inferd_inflight_batch_end(int h)
+{
+    if (h < 0 || h >= INFERD_INFLIGHT_BATCHES)
+        return;
+    batch_t *b = &batches[h];
+    atomic_store(&b->n, 0);
+    atomic_store(&b->runner, NULL); /* seq_cst: pairs with the readers' announce-then-load */
+    while (atomic_load(&b->readers) > 0)
+        sched_yield();
+    atomic_store(&b->busy, 0);
+}
+
+/* The context that runs ctx's operators right now: ctx itself, or the runner of a batch
+ * that lists it, or NULL. With announce (the /debug readers), a batch found is left
+ * announced in *held (release with batch_release), so its runner stays valid; without
+ * (the crash handler), nothing waits and the result may be stale. */
+static const inferd_ctx_t *running_ctx(const inferd_ctx_t *ctx, bool announce, batch_t **held)
+{
+    if (atomic_load(&ctx->current_op))
+        return ctx;
+    for (int i = 0; i < INFERD_INFLIGHT_BATCHES; i++) {
+        batch_t *b = &batches[i];
+        if (!atomic_load_explicit(&b->runner, memory_order_relaxed))
+            continue;
+        if (announce)
+            atomic_fetch_add(&b->readers, 1);
+        const inferd_ctx_t *runner = atomic_load(&b->runner);
+        size_t n = runner ? atomic_load_explicit(&b->n, memory_order_acquire) : 0;
+        for (size_t k = 0; k < n && k < INFERD_INFLIGHT_BATCH_MEMBERS; k++) {
+            if (atomic_load_explicit(&b->member[k], memory_order_relaxed) == ctx) {
+                if (announce)
+                    *held = b;
+                return runner;
+            }
+        }
+        if (announce)
+            atomic_fetch_sub(&b->readers, 1);
+    }
+    return NULL;
+}
+
+static void batch_release(batch_t *held)
+{
+    if (held)
+        atomic_fetch_sub(&held->readers, 1);
+}
+
 size_t inferd_inflight_snapshot(inferd_inflight_info_t *out, size_t cap)
 {
     size_t n = 0;
@@ -125,7 +212,18 @@ size_t inferd_inflight_snapshot(inferd_inflight_info_t *out, size_t cap)
                 copy_str(o->model, sizeof(o->model), s->model);
                 copy_str(o->version, sizeof(o->version), s->version);
                 copy_str(o->inputs, sizeof(o->inputs), s->inputs);
-                copy_str(o->current_op, sizeof(o->current_op), atomic_load(&ctx->current_op));
+                batch_t *held = NULL;
+                const inferd_ctx_t *run = running_ctx(ctx, true, &held);
+                const char *op = run ? atomic_load(&run->current_op) : NULL;
+                copy_str(o->current_op, sizeof(o->current_op), op);
+                /* The engine may be writing the next node's shapes: a torn copy is
+                 * accepted, and the copy is bounded by the array. */
+                char shapes[sizeof(o->current_op_inputs)];
+                if (op)
+                    memcpy(shapes, run->current_op_inputs, sizeof(shapes));
+                shapes[op ? sizeof(shapes) - 1 : 0] = '\0';
+                copy_str(o->current_op_inputs, sizeof(o->current_op_inputs), shapes);
+                batch_release(held);
                 o->age_ns = now - s->start_ns;
             }
             n++;
@@ -165,6 +263,11 @@ void inferd_inflight_json(inferd_buf_t *out)
             inferd_buf_append_json_str(out, r->current_op, strlen(r->current_op));
         else
             inferd_buf_append_str(out, "null");
+        inferd_buf_append_str(out, ",\"current_op_inputs\":");
+        if (r->current_op[0])
+            inferd_buf_append_json_str(out, r->current_op_inputs, strlen(r->current_op_inputs));
+        else
+            inferd_buf_append_str(out, "null");
         inferd_buf_append_str(out, ",\"inputs\":");
         inferd_buf_append_json_str(out, r->inputs, strlen(r->inputs));
         inferd_buf_append_char(out, '}');
@@ -180,7 +283,8 @@ void inferd_inflight_visit_unsafe(inferd_inflight_visit_cb fn, void *arg)
         inferd_ctx_t *ctx = atomic_load_explicit(&s->claimed, memory_order_acquire);
         if (!ctx)
             continue;
-        fn(arg, s->request_id, s->model, s->version, atomic_load(&ctx->current_op), s->inputs,
-           s->start_ns);
+        const inferd_ctx_t *run = running_ctx(ctx, false, NULL);
+        fn(arg, s->request_id, s->model, s->version, run ? atomic_load(&run->current_op) : NULL,
+           run ? run->current_op_inputs : "", s->inputs, s->start_ns);
     }
 }

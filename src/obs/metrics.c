@@ -429,5 +429,9 @@ void inferd_metrics_render(inferd_buf_t *out, const inferd_metrics_model_t *mode
     histogram_family(out, "inferd_compute_infer_duration_seconds",
                      "Time of each model execution in the backend.", models, n,
                      OFF(compute_infer_hist));
+    family(out, "inferd_model_stalled", "gauge",
+           "1 while requests wait and the model has made no progress for longer than "
+           "--stall-timeout-secs (the model is then not ready), else 0.",
+           models, n, OFF(stalled), FIELD_COUNT);
     process_metrics(out);
 }

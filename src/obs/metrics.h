@@ -68,6 +68,7 @@ typedef struct inferd_model_stats {
     inferd_histogram_t compute_infer_hist; /* per execution */
     inferd_batch_stats_t batch[INFERD_BATCH_STATS_MAX];
     atomic_uint_fast64_t batch_stats_overflow; /* executions of an untracked batch size */
+    atomic_uint_fast64_t stalled; /* 1 while the progress watchdog finds it stuck (gauge) */
 } inferd_model_stats_t;
 
 /* Zeroes every counter. Thread: the loader, before the version is published. */

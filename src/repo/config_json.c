@@ -83,8 +83,11 @@ static inferd_status_t emit_object(const inferd_json_t *obj, inferd_buf_t *out, 
 /* Protobuf (proto3) does not tell a default value from an absent field, and Triton's JSON
  * writes every field: defaults are left out, so the text names only what was set (and
  * fields inferd does not take, such as an empty "runtime", do not get in the way). */
-static bool is_default(const inferd_json_t *v)
+static bool is_default(const char *key, const inferd_json_t *v)
 {
+    /* Except messages whose presence is their meaning: version_policy's "all" and a
+     * dynamic_batching with every field at its default. */
+    static const char *const presence_fields[] = {"all", "dynamic_batching", NULL};
     double d;
     switch (v->type) {
     case INFERD_JSON_NULL: return true;
@@ -92,7 +95,7 @@ static bool is_default(const inferd_json_t *v)
     case INFERD_JSON_NUMBER: return inferd_json_to_double(v, &d) && d == 0.0;
     case INFERD_JSON_STRING: return v->u.string.len == 0;
     case INFERD_JSON_ARRAY: return v->u.array.count == 0;
-    case INFERD_JSON_OBJECT: return v->u.object.count == 0;
+    case INFERD_JSON_OBJECT: return v->u.object.count == 0 && !in_list(key, presence_fields);
     }
     return false;
 }
@@ -100,7 +103,7 @@ static bool is_default(const inferd_json_t *v)
 static inferd_status_t emit_value(const char *key, const inferd_json_t *v, inferd_buf_t *out,
                                   int depth, inferd_err_t *err)
 {
-    if (is_default(v))
+    if (is_default(key, v))
         return INFERD_OK;
     if (strcmp(key, "parameters") == 0 && v->type == INFERD_JSON_OBJECT) {
         /* A protobuf map: {"k": {"string_value": "v"}} -> key/value entries. */

@@ -42,6 +42,9 @@ struct inferd_infer_request {
 
     int64_t _queue_deadline_ns;    /* scheduler: when the queue timeout expires, 0 = never */
     inferd_infer_request_t *_next; /* scheduler queue link */
+    struct inferd_sched *_sched;   /* scheduler: of a request run in direct mode */
+    uint8_t _trace_outer[8];       /* scheduler, traced requests: the server span's id while
+                                      ctx.span_id names the running compute_infer span */
 };
 
 #endif

@@ -15,7 +15,10 @@
 
 #include "core/alloc.h"
 #include "core/thread.h"
+#include "diag/crash.h"
+#include "diag/inflight.h"
 #include "obs/log.h"
+#include "obs/trace.h"
 
 struct inferd_sched {
     inferd_sched_options_t opt;
@@ -26,10 +29,20 @@ struct inferd_sched {
     inferd_infer_request_t *head, *tail; /* under lock */
     uint32_t queued;                     /* under lock */
     bool stopping;                       /* under lock */
+    bool direct; /* executions go to execute_async from the submitter or completer */
     inferd_thread_t **workers;
     int32_t n_workers;
     inferd_sched_t *timer_prev, *timer_next; /* under timer_lock */
+    /* Progress watchdog (see inferd_sched_set_stall_timeout_ms). */
+    int64_t progress_ns;              /* under lock: a worker last started or finished a run */
+    int32_t running;                  /* under lock: executions under way */
+    int64_t stall_began_ns;           /* timer thread: when the current stall began, 0 = none */
+    _Atomic int64_t stalled_since_ns; /* the verdict for readers: 0 = making progress */
 };
+
+/* 0 = the watchdog is off. */
+static _Atomic int64_t stall_timeout_ns;
+static _Atomic(bool (*)(void)) arrival_probe; /* see inferd_sched_set_arrival_probe */
 
 /* ------------------------------------------------------------------------------------ */
 /* Helpers                                                                              */
@@ -62,6 +75,9 @@ static void complete_early(inferd_sched_t *s, inferd_infer_request_t *req, infer
     inferd_model_stats_record_queue(s->opt.stats, (uint64_t)(now - req->t_queued_ns));
     req->t_exec_start_ns = req->t_exec_end_ns = now;
     req->status = inferd_err_set(&req->err, st, "%s", why);
+    if (req->ctx.traced)
+        inferd_trace_span_queue(&req->ctx, s->opt.model_name, s->opt.version, req->t_queued_ns, now,
+                                st);
     req->done_cb(req);
 }
 
@@ -109,16 +125,78 @@ static bool expires_by_reject(const inferd_sched_t *s, const inferd_infer_reques
     return r->_queue_deadline_ns != 0 && s->opt.timeout_action == INFERD_SCHED_TIMEOUT_REJECT;
 }
 
+/* A change of a scheduler's watchdog verdict, copied out so that it can be reported
+ * without locks held (the scheduler may be destroyed meanwhile). */
+typedef struct stall_event {
+    bool changed;
+    bool stalled;    /* true: a stall began; false: progress resumed */
+    char model[128]; /* copy of the model name */
+    int64_t version;
+    int64_t for_ms;   /* how long without progress (or how long the stall lasted) */
+    uint32_t waiting; /* requests in the queue */
+    int32_t running;  /* executions under way */
+} stall_event_t;
+
+/* The progress watchdog's check of one scheduler. A model is stalled when requests are
+ * waiting and no worker has started or finished an execution for longer than the stall
+ * timeout, counted from the later of the last progress and the oldest waiting request's
+ * arrival (an idle model that gets a request is not stalled). Thread: timer; s->lock held. */
+static void watch_progress(inferd_sched_t *s, int64_t now, int64_t tmo, stall_event_t *ev)
+{
+    int64_t since = 0;
+    if (tmo > 0 && s->head) {
+        since = s->progress_ns > s->head->t_queued_ns ? s->progress_ns : s->head->t_queued_ns;
+        if (now - since <= tmo)
+            since = 0;
+    }
+    bool stalled = since != 0, was = s->stall_began_ns != 0;
+    if (stalled == was)
+        return;
+    ev->changed = true;
+    ev->stalled = stalled;
+    snprintf(ev->model, sizeof(ev->model), "%s", s->opt.model_name);
+    ev->version = s->opt.version;
+    ev->for_ms = (now - (stalled ? since : s->stall_began_ns)) / 1000000;
+    ev->waiting = s->queued;
+    ev->running = s->running;
+    s->stall_began_ns = stalled ? since : 0;
+    atomic_store(&s->stalled_since_ns, s->stall_began_ns);
+    atomic_store_explicit(&s->opt.stats->stalled, stalled ? 1 : 0, memory_order_relaxed);
+}
+
+/* Logs a verdict change; a new stall also gets a state report on stderr (the one SIGQUIT
+ * writes), so a hang is as explainable as a crash. Thread: timer; no lock held. */
+static void report_stall(const stall_event_t *ev)
+{
+    if (!ev->stalled) {
+        inferd_log(INFERD_LOG_INFO,
+                   "model '%s' version %lld is making progress again after %lld ms stalled",
+                   ev->model, (long long)ev->version, (long long)ev->for_ms);
+        return;
+    }
+    char reason[256];
+    snprintf(reason, sizeof(reason),
+             "model '%s' version %lld stalled: no progress for %lld ms with %u requests "
+             "waiting and %d executions under way",
+             ev->model, (long long)ev->version, (long long)ev->for_ms, ev->waiting,
+             (int)ev->running);
+    inferd_log(INFERD_LOG_WARN, "%s; it is reported not ready until work flows again", reason);
+    inferd_crash_state_report(reason);
+}
+
 static void timer_main(void *arg)
 {
     sched_timer_t *t = arg;
     pthread_mutex_lock(&timer_lock);
     while (!t->stop) {
         int64_t now = inferd_now_ns(), next = INT64_MAX;
+        int64_t tmo = atomic_load(&stall_timeout_ns);
         inferd_infer_request_t *expired = NULL;
         inferd_sched_t *owner = NULL;
-        for (inferd_sched_t *s = timer_scheds; s && !expired; s = s->timer_next) {
+        stall_event_t ev = {0};
+        for (inferd_sched_t *s = timer_scheds; s && !expired && !ev.changed; s = s->timer_next) {
             pthread_mutex_lock(&s->lock);
+            watch_progress(s, now, tmo, &ev);
             for (inferd_infer_request_t *r = s->head; r; r = r->_next) {
                 if (!expires_by_reject(s, r))
                     continue;
@@ -139,8 +217,21 @@ static void timer_main(void *arg)
             pthread_mutex_unlock(&timer_lock);
             complete_early(owner, expired, INFERD_E_DEADLINE_EXCEEDED,
                            "request timed out in the queue");
+        }
+        if (ev.changed) {
+            if (!expired)
+                pthread_mutex_unlock(&timer_lock);
+            report_stall(&ev);
+        }
+        if (expired || ev.changed) {
             pthread_mutex_lock(&timer_lock);
             continue;
+        }
+        if (tmo > 0) {
+            /* The watchdog looks four times per timeout, at most every second. */
+            int64_t step = tmo / 4 < 1000000000 ? tmo / 4 : 1000000000;
+            if (now + step < next)
+                next = now + step;
         }
         inferd_thread_set_state("idle");
         cond_wait_until(&timer_cond, &timer_lock, next);
@@ -268,6 +359,9 @@ static size_t form_batch(inferd_sched_t *s, inferd_infer_request_t **out, int64_
         int64_t due = cand[0]->t_queued_ns + (int64_t)s->opt.max_queue_delay_us * 1000;
         /* A run cut short by an incompatible request cannot grow by waiting. */
         go = now >= due || take < n;
+        bool (*probe)(void) = atomic_load_explicit(&arrival_probe, memory_order_acquire);
+        if (!go && probe && !probe())
+            go = true; /* nobody is left who could join the batch */
         if (!go)
             *wait_until = due;
     }
@@ -354,6 +448,75 @@ static inferd_status_t split_outputs(inferd_infer_request_t **m, size_t n, uint6
     return INFERD_OK;
 }
 
+/* Tracing. Each helper is one branch for an untraced request; the spans reuse the
+ * timestamps taken for the statistics. While a traced request runs alone, its context
+ * names a new compute_infer span, so that spans the backend records (an upstream call)
+ * nest under it; the server span's id waits in _trace_outer. A batch's context borrows the
+ * trace of its first traced member in the same way. */
+static void trace_queue(const inferd_sched_t *s, const inferd_infer_request_t *r, int64_t now,
+                        inferd_status_t st)
+{
+    if (r->ctx.traced)
+        inferd_trace_span_queue(&r->ctx, s->opt.model_name, s->opt.version, r->t_queued_ns, now,
+                                st);
+}
+
+static void trace_single_begin(inferd_infer_request_t *r)
+{
+    if (!r->ctx.traced)
+        return;
+    memcpy(r->_trace_outer, r->ctx.span_id, 8);
+    inferd_trace_new_span_id(r->ctx.span_id);
+}
+
+/* Before done_cb: the front end reads the server span's id back. */
+static void trace_single_end(const inferd_sched_t *s, inferd_infer_request_t *r)
+{
+    if (!r->ctx.traced)
+        return;
+    uint8_t infer_id[8];
+    memcpy(infer_id, r->ctx.span_id, 8);
+    memcpy(r->ctx.span_id, r->_trace_outer, 8);
+    int64_t t[4] = {r->t_exec_start_ns, r->t_exec_start_ns, r->t_exec_end_ns, r->t_exec_end_ns};
+    inferd_trace_span_exec(&r->ctx, infer_id, s->opt.model_name, s->opt.version, r->batch_size, t,
+                           r->status);
+}
+
+static void trace_batch_begin(inferd_ctx_t *bctx, inferd_infer_request_t *const *m, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (m[k]->ctx.traced) {
+            memcpy(bctx->trace_id, m[k]->ctx.trace_id, 16);
+            bctx->trace_flags = m[k]->ctx.trace_flags;
+            bctx->tracestate = m[k]->ctx.tracestate;
+            bctx->traced = true;
+            inferd_trace_new_span_id(bctx->span_id);
+            return;
+        }
+}
+
+/* Before the members' done_cb. The first traced member's compute_infer is the one bctx
+ * named. */
+static void trace_batch_end(const inferd_sched_t *s, const inferd_ctx_t *bctx,
+                            inferd_infer_request_t *const *m, size_t n, uint64_t rows,
+                            const int64_t t[4], inferd_status_t st)
+{
+    if (!bctx->traced)
+        return;
+    bool first = true;
+    for (size_t k = 0; k < n; k++) {
+        if (!m[k]->ctx.traced)
+            continue;
+        uint8_t id[8];
+        if (first)
+            memcpy(id, bctx->span_id, 8);
+        else
+            inferd_trace_new_span_id(id);
+        first = false;
+        inferd_trace_span_exec(&m[k]->ctx, id, s->opt.model_name, s->opt.version, rows, t, st);
+    }
+}
+
 /* Runs a batch of n >= 2 live members as one execution. */
 static void run_batched(inferd_sched_t *s, inferd_infer_request_t **m, size_t n)
 {
@@ -384,12 +547,18 @@ static void run_batched(inferd_sched_t *s, inferd_infer_request_t **m, size_t n)
     }
     if (!all_have_deadline)
         bctx.deadline_ns = 0;
+    trace_batch_begin(&bctx, m, n);
 
     int64_t t1 = inferd_now_ns(), t2 = t1;
     if (st == INFERD_OK) {
-        for (size_t k = 0; k < n; k++)
+        /* The crash report and /debug show the batch's operator for its members. */
+        int listed = inferd_inflight_batch_begin(&bctx);
+        for (size_t k = 0; k < n; k++) {
             m[k]->executed = true;
+            inferd_inflight_batch_add(listed, &m[k]->ctx);
+        }
         st = s->opt.backend->execute(&bctx, s->opt.backend_state, ins, outs, &err);
+        inferd_inflight_batch_end(listed);
         t2 = inferd_now_ns();
     }
     if (st == INFERD_OK)
@@ -404,6 +573,7 @@ static void run_batched(inferd_sched_t *s, inferd_infer_request_t **m, size_t n)
     if (st == INFERD_OK)
         inferd_model_stats_record_exec(s->opt.stats, rows, (uint64_t)(t1 - t0), (uint64_t)(t2 - t1),
                                        (uint64_t)(t3 - t2));
+    trace_batch_end(s, &bctx, m, n, rows, (const int64_t[4]){t0, t1, t2, t3}, st);
     for (size_t k = 0; k < n; k++) {
         m[k]->t_exec_start_ns = t0;
         m[k]->t_exec_end_ns = t3;
@@ -422,11 +592,13 @@ static void run_batched(inferd_sched_t *s, inferd_infer_request_t **m, size_t n)
 /* Runs one request on its own tensors and context. */
 static void run_single(inferd_sched_t *s, inferd_infer_request_t *req)
 {
+    trace_single_begin(req);
     req->t_exec_start_ns = inferd_now_ns();
     req->executed = true;
     req->status = s->opt.backend->execute(&req->ctx, s->opt.backend_state, req->inputs,
                                           req->outputs, &req->err);
     req->t_exec_end_ns = inferd_now_ns();
+    trace_single_end(s, req);
     if (req->status == INFERD_OK)
         inferd_model_stats_record_exec(s->opt.stats, req->batch_size, 0,
                                        (uint64_t)(req->t_exec_end_ns - req->t_exec_start_ns), 0);
@@ -443,6 +615,7 @@ static void run_batch(inferd_sched_t *s, inferd_infer_request_t **m, size_t n)
         inferd_model_stats_record_queue(s->opt.stats, (uint64_t)(now - r->t_queued_ns));
         /* A request whose client left or whose deadline passed in the queue never runs. */
         r->status = inferd_ctx_check(&r->ctx, &r->err);
+        trace_queue(s, r, now, r->status);
         if (r->status != INFERD_OK) {
             r->t_exec_start_ns = r->t_exec_end_ns = now;
             r->done_cb(r);
@@ -482,10 +655,14 @@ static void worker_main(void *arg)
         /* Someone else may be able to start on what is left. */
         if (s->head)
             pthread_cond_signal(&s->cond);
+        s->progress_ns = inferd_now_ns();
+        s->running++;
         pthread_mutex_unlock(&s->lock);
         inferd_thread_set_state("running");
         run_batch(s, batch, n);
         pthread_mutex_lock(&s->lock);
+        s->progress_ns = inferd_now_ns();
+        s->running--;
     }
     pthread_mutex_unlock(&s->lock);
 }
@@ -521,7 +698,10 @@ inferd_status_t inferd_sched_create(const inferd_sched_options_t *opt, inferd_sc
     cond_init_monotonic(&s->cond);
     s->workers = inferd_xcalloc((size_t)s->opt.instance_count, sizeof(*s->workers));
     inferd_status_t st = timer_attach(s, err);
-    for (int32_t i = 0; st == INFERD_OK && i < s->opt.instance_count; i++) {
+    /* A backend that runs without a thread, and no batching: no worker needed. */
+    s->direct = opt->backend->abi_version >= 2 && opt->backend->execute_async &&
+                (!s->opt.dynamic_batching || s->opt.max_queue_delay_us == 0);
+    for (int32_t i = 0; st == INFERD_OK && !s->direct && i < s->opt.instance_count; i++) {
         char name[32];
         snprintf(name, sizeof(name), "w:%.10s:%d", opt->model_name, (int)i);
         st = inferd_thread_start(&s->workers[i], name, "worker", worker_main, s, err);
@@ -534,6 +714,178 @@ inferd_status_t inferd_sched_create(const inferd_sched_options_t *opt, inferd_sc
     }
     *out = s;
     return INFERD_OK;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Direct mode: a backend with execute_async (remote) needs no worker thread. A request
+ * that finds an execution slot open (fewer than instance_count executions under way, and
+ * nobody queued) starts on the submitter's thread; the others queue, and the completion of
+ * an execution (on the backend's I/O thread) forms the next batch from the queue and
+ * starts it. Two thread hops fewer than a worker, with the same queue, admission bound,
+ * queue timeouts and batching (with max_queue_delay 0: what is queued goes at once).
+ * The slot an execution holds keeps s alive: inferd_sched_destroy waits for running 0. */
+
+typedef struct direct_batch {
+    inferd_sched_t *s;
+    inferd_infer_request_t **m;
+    size_t n;
+    uint64_t rows;
+    inferd_tensor_t **ins, **outs;
+    inferd_ctx_t ctx;
+    int64_t t0, t1;
+} direct_batch_t;
+
+static bool direct_run(inferd_sched_t *s, inferd_infer_request_t **m, size_t n);
+
+/* An execution ended: hands its slot to the next batch in the queue, or frees it. The
+ * caller's last use of s. */
+static void direct_next(inferd_sched_t *s)
+{
+    inferd_infer_request_t *batch[BATCH_MAX_REQUESTS];
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        s->progress_ns = inferd_now_ns();
+        int64_t wait_until;
+        size_t n = s->head ? form_batch(s, batch, &wait_until) : 0;
+        if (n == 0) {
+            if (--s->running == 0)
+                pthread_cond_broadcast(&s->cond); /* inferd_sched_destroy may wait */
+            pthread_mutex_unlock(&s->lock);
+            return;
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (direct_run(s, batch, n))
+            return;
+    }
+}
+
+/* Thread: the backend's completion (or the starter's). */
+static void direct_single_done(void *arg, inferd_status_t st, const inferd_err_t *err)
+{
+    inferd_infer_request_t *req = arg;
+    inferd_sched_t *s = req->_sched;
+    req->t_exec_end_ns = inferd_now_ns();
+    req->status = st;
+    if (st != INFERD_OK)
+        req->err = *err;
+    else
+        inferd_model_stats_record_exec(s->opt.stats, req->batch_size, 0,
+                                       (uint64_t)(req->t_exec_end_ns - req->t_exec_start_ns), 0);
+    trace_single_end(s, req);
+    req->done_cb(req); /* the slot still held keeps s alive */
+    direct_next(s);
+}
+
+static void direct_batch_done(void *arg, inferd_status_t st, const inferd_err_t *err)
+{
+    direct_batch_t *x = arg;
+    inferd_sched_t *s = x->s;
+    inferd_err_t e = {0};
+    if (st != INFERD_OK)
+        e = *err;
+    int64_t t2 = inferd_now_ns();
+    size_t n_out = x->m[0]->n_outputs;
+    if (st == INFERD_OK)
+        st = split_outputs(x->m, x->n, x->rows, x->outs, n_out, &e);
+    int64_t t3 = inferd_now_ns();
+    for (size_t i = 0; i < x->m[0]->n_inputs; i++)
+        inferd_tensor_unref(x->ins[i]);
+    for (size_t j = 0; j < n_out; j++)
+        inferd_tensor_unref(x->outs[j]);
+    if (st == INFERD_OK)
+        inferd_model_stats_record_exec(s->opt.stats, x->rows, (uint64_t)(x->t1 - x->t0),
+                                       (uint64_t)(t2 - x->t1), (uint64_t)(t3 - t2));
+    trace_batch_end(s, &x->ctx, x->m, x->n, x->rows, (const int64_t[4]){x->t0, x->t1, t2, t3}, st);
+    for (size_t k = 0; k < x->n; k++) {
+        inferd_infer_request_t *r = x->m[k];
+        r->t_exec_start_ns = x->t0;
+        r->t_exec_end_ns = t3;
+        r->status = st;
+        if (st != INFERD_OK) {
+            r->err = e;
+            for (size_t j = 0; j < n_out; j++) {
+                inferd_tensor_unref(r->outputs[j]);
+                r->outputs[j] = NULL;
+            }
+        }
+        r->done_cb(r);
+    }
+    inferd_free(x->ins);
+    inferd_free(x->outs);
+    inferd_free(x->m);
+    inferd_free(x);
+    direct_next(s);
+}
+
+/* Starts an execution of the live members of m on the slot the caller holds. False when
+ * none was left alive (the slot is still held). */
+static bool direct_run(inferd_sched_t *s, inferd_infer_request_t **m, size_t n)
+{
+    int64_t now = inferd_now_ns();
+    size_t alive = 0;
+    for (size_t k = 0; k < n; k++) {
+        inferd_infer_request_t *r = m[k];
+        inferd_model_stats_record_queue(s->opt.stats, (uint64_t)(now - r->t_queued_ns));
+        /* A request whose client left or whose deadline passed in the queue never runs. */
+        r->status = inferd_ctx_check(&r->ctx, &r->err);
+        trace_queue(s, r, now, r->status);
+        if (r->status != INFERD_OK) {
+            r->t_exec_start_ns = r->t_exec_end_ns = now;
+            r->done_cb(r);
+            continue;
+        }
+        m[alive++] = r;
+    }
+    if (alive == 0)
+        return false;
+    inferd_err_t e;
+    if (alive == 1) {
+        inferd_infer_request_t *req = m[0];
+        req->_sched = s;
+        req->t_exec_start_ns = now;
+        req->executed = true;
+        trace_single_begin(req);
+        if (s->opt.backend->execute_async(&req->ctx, s->opt.backend_state, req->inputs,
+                                          req->outputs, direct_single_done, req, &e) != INFERD_OK)
+            direct_single_done(req, e.code, &e);
+        return true;
+    }
+    direct_batch_t *x = inferd_xcalloc(1, sizeof(*x));
+    x->s = s;
+    x->n = alive;
+    x->m = inferd_xcalloc(alive, sizeof(*x->m));
+    memcpy(x->m, m, alive * sizeof(*m));
+    x->t0 = now;
+    size_t n_in = m[0]->n_inputs, n_out = m[0]->n_outputs;
+    x->ins = inferd_xcalloc(n_in + 1, sizeof(*x->ins));
+    x->outs = inferd_xcalloc(n_out + 1, sizeof(*x->outs));
+    inferd_status_t st = INFERD_OK;
+    for (size_t k = 0; k < alive; k++)
+        x->rows += m[k]->batch_size;
+    for (size_t i = 0; i < n_in && st == INFERD_OK; i++)
+        if (!(x->ins[i] = concat_input(m, alive, i, x->rows, &e)))
+            st = e.code;
+    /* The batch runs for the member that may run longest (as a worker's batch). */
+    inferd_ctx_init(&x->ctx);
+    snprintf(x->ctx.request_id, sizeof(x->ctx.request_id), "%s", m[0]->ctx.request_id);
+    for (size_t k = 0; k < alive; k++) {
+        if (m[k]->ctx.deadline_ns == 0) {
+            x->ctx.deadline_ns = 0;
+            break;
+        }
+        if (m[k]->ctx.deadline_ns > x->ctx.deadline_ns)
+            x->ctx.deadline_ns = m[k]->ctx.deadline_ns;
+    }
+    for (size_t k = 0; k < alive; k++)
+        m[k]->executed = true;
+    trace_batch_begin(&x->ctx, m, alive);
+    x->t1 = inferd_now_ns();
+    if (st == INFERD_OK)
+        st = s->opt.backend->execute_async(&x->ctx, s->opt.backend_state, x->ins, x->outs,
+                                           direct_batch_done, x, &e);
+    if (st != INFERD_OK)
+        direct_batch_done(x, st, &e);
+    return true;
 }
 
 /* The queue timeout for req under the policy (see inferd_sched_submit); 0 = none. */
@@ -569,6 +921,16 @@ inferd_status_t inferd_sched_submit(inferd_sched_t *s, inferd_infer_request_t *r
                               "model '%s' queue is full (%u requests waiting)", s->opt.model_name,
                               s->opt.max_queue_size);
     }
+    if (s->direct && !s->head && s->running < s->opt.instance_count) {
+        /* A free execution slot: start now, on this thread (see direct mode above). */
+        s->running++;
+        s->progress_ns = req->t_queued_ns;
+        atomic_fetch_add_explicit(&s->opt.stats->pending, 1, memory_order_relaxed);
+        pthread_mutex_unlock(&s->lock);
+        if (!direct_run(s, &req, 1))
+            direct_next(s);
+        return INFERD_OK;
+    }
     if (s->tail)
         s->tail->_next = req;
     else
@@ -584,6 +946,26 @@ inferd_status_t inferd_sched_submit(inferd_sched_t *s, inferd_infer_request_t *r
         pthread_mutex_unlock(&timer_lock);
     }
     return INFERD_OK;
+}
+
+void inferd_sched_set_stall_timeout_ms(uint64_t ms)
+{
+    atomic_store(&stall_timeout_ns, ms > INT64_MAX / 1000000 ? 0 : (int64_t)ms * 1000000);
+    pthread_once(&timer_once, timer_init_once);
+    pthread_mutex_lock(&timer_lock);
+    pthread_cond_broadcast(&timer_cond);
+    pthread_mutex_unlock(&timer_lock);
+}
+
+int64_t inferd_sched_stalled_ms(const inferd_sched_t *s)
+{
+    if (!s)
+        return 0;
+    int64_t since = atomic_load(&((inferd_sched_t *)s)->stalled_since_ns);
+    if (since == 0)
+        return 0;
+    int64_t ms = (inferd_now_ns() - since) / 1000000;
+    return ms > 0 ? ms : 1;
 }
 
 void inferd_sched_cancel(inferd_sched_t *s, inferd_infer_request_t *req)
@@ -603,6 +985,10 @@ void inferd_sched_destroy(inferd_sched_t *s)
     pthread_mutex_lock(&s->lock);
     s->stopping = true;
     pthread_cond_broadcast(&s->cond);
+    /* Direct mode: an execution's completion may still be handing its slot on (a short
+     * path that waits on nothing). */
+    while (s->direct && s->running > 0)
+        pthread_cond_wait(&s->cond, &s->lock);
     pthread_mutex_unlock(&s->lock);
     for (int32_t i = 0; i < s->n_workers; i++)
         inferd_thread_join(s->workers[i]);
@@ -612,4 +998,9 @@ void inferd_sched_destroy(inferd_sched_t *s)
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     inferd_free(s);
+}
+
+void inferd_sched_set_arrival_probe(bool (*probe)(void))
+{
+    atomic_store_explicit(&arrival_probe, probe, memory_order_release);
 }

@@ -71,7 +71,26 @@ inferd_status_t inferd_sched_submit(inferd_sched_t *s, inferd_infer_request_t *r
  * CANCELLED on the calling thread. Thread: any; req must have been submitted to s. */
 void inferd_sched_cancel(inferd_sched_t *s, inferd_infer_request_t *req);
 
+/* Sets the progress watchdog's bound for every scheduler (0 = off, the default): a model
+ * whose workers neither start nor finish an execution for longer than ms while requests
+ * wait is stalled. The shared timer thread checks a few times per timeout; a new stall is
+ * logged with a state report on stderr (diag/crash.h), its end is logged, and
+ * stats->stalled follows the verdict. Thread: any. */
+void inferd_sched_set_stall_timeout_ms(uint64_t ms);
+
+/* How long s has been stalled, in ms (at least 1), or 0 while it makes progress (NULL:
+ * 0). Readiness uses it. Thread: any; lock-free. */
+int64_t inferd_sched_stalled_ms(const inferd_sched_t *s);
+
 /* Stops accepting, lets the workers finish what is queued, joins them and frees s. */
 void inferd_sched_destroy(inferd_sched_t *s);
+
+/* Tells the batchers whether another request can arrive at all: probe() returns false
+ * when every client connection of the front end already has a request in flight, so
+ * waiting out max_queue_delay could only add latency and a batch is dispatched at once.
+ * NULL (the default) means "always possible": Triton's plain delay. Thread: set before
+ * serving starts and cleared after it stops; probe is called under a scheduler's lock and
+ * must be cheap and lock-free. */
+void inferd_sched_set_arrival_probe(bool (*probe)(void));
 
 #endif

@@ -12,9 +12,13 @@
 #include <unistd.h>
 
 #include "backends/remote/mirror.h"
+#include "core/alloc.h"
+#include "core/pool.h"
 #include "core/thread.h"
 #include "diag/crash.h"
 #include "obs/log.h"
+#include "obs/trace.h"
+#include "sched/sched.h"
 #include "server/http/http.h"
 
 void inferd_server_options_init(inferd_server_options_t *o)
@@ -37,6 +41,11 @@ void inferd_server_options_init(inferd_server_options_t *o)
     o->default_max_batch_size = 4;
     o->max_queue_size = 1024;
     o->strict_readiness = true;
+    o->batch_eager_when_idle = true;
+    o->trace_rate = 1000;
+    o->trace_count = -1;
+    o->trace_buffer_spans = 4096;
+    o->stall_timeout_secs = 30;
 }
 
 bool inferd_server_is_ready(inferd_server_t *srv)
@@ -45,7 +54,31 @@ bool inferd_server_is_ready(inferd_server_t *srv)
         return false;
     size_t n, ready;
     inferd_repo_counts(srv->repo, &n, &ready);
-    return srv->opt.strict_readiness ? ready == n : true;
+    return srv->opt.strict_readiness ? ready == n && inferd_server_stalled_models(srv, NULL) == 0
+                                     : true;
+}
+
+size_t inferd_server_stalled_models(inferd_server_t *srv, inferd_buf_t *names)
+{
+    inferd_model_version_t **mvs;
+    size_t n = inferd_repo_collect_ready(srv->repo, &mvs), stalled = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool counted = false; /* a model with several stalled versions counts once */
+        for (size_t j = 0; j < i && !counted; j++)
+            counted = !strcmp(mvs[j]->name, mvs[i]->name) && inferd_sched_stalled_ms(mvs[j]->sched);
+        if (counted || !inferd_sched_stalled_ms(mvs[i]->sched))
+            continue;
+        if (names) {
+            if (stalled)
+                inferd_buf_append_char(names, ',');
+            inferd_buf_append_json_str(names, mvs[i]->name, strlen(mvs[i]->name));
+        }
+        stalled++;
+    }
+    for (size_t i = 0; i < n; i++)
+        inferd_model_version_unref(mvs[i]);
+    inferd_free(mvs);
+    return stalled;
 }
 
 /* The self-pipe of the signal handler: written by on_signal, read by the main thread. */
@@ -121,6 +154,7 @@ int inferd_server_check_repository(const inferd_server_options_t *opt)
 int inferd_server_run(const inferd_server_options_t *opt)
 {
     inferd_crash_install();
+    inferd_sched_set_stall_timeout_ms((uint64_t)opt->stall_timeout_secs * 1000);
     int64_t t_start = inferd_now_ns();
     inferd_server_t srv;
     memset(&srv, 0, sizeof(srv));
@@ -167,6 +201,18 @@ int inferd_server_run(const inferd_server_options_t *opt)
         }
         roots.items[roots.n++] = mirror;
     }
+    /* The engine's intra-op pool: the thread running a model takes part, so N threads
+     * per operator need N - 1 workers. Created before any model loads, destroyed after
+     * the last one is unloaded. */
+    int intra = opt->intra_op_threads > 0 ? (int)opt->intra_op_threads : inferd_cpu_count();
+    inferd_pool_t *pool = NULL;
+    if (intra > 1 && inferd_pool_create(intra - 1, &pool, &err) != INFERD_OK) {
+        inferd_log(INFERD_LOG_ERROR, "intra-op pool: %s", err.msg);
+        if (mirror[0])
+            inferd_remote_mirror_remove(mirror);
+        return 1;
+    }
+    inferd_pool_set_default(pool);
     inferd_repo_options_t ro = {
         .roots = roots.items,
         .n_roots = roots.n,
@@ -182,6 +228,8 @@ int inferd_server_run(const inferd_server_options_t *opt)
         inferd_repo_start_control(srv.repo, &err) != INFERD_OK) {
         inferd_log(INFERD_LOG_ERROR, "%s", err.msg);
         inferd_repo_destroy(srv.repo);
+        inferd_pool_set_default(NULL);
+        inferd_pool_destroy(pool);
         if (mirror[0])
             inferd_remote_mirror_remove(mirror);
         return 1;
@@ -194,11 +242,28 @@ int inferd_server_run(const inferd_server_options_t *opt)
             threads = 4;
     }
     int rc = 0;
-    if (inferd_http_start(&srv, opt->http_address, (int)opt->http_port, threads, false, &srv.http,
-                          &err) != INFERD_OK) {
+    bool has_trace_endpoint = opt->trace_endpoint && *opt->trace_endpoint;
+    inferd_trace_options_t to = {
+        .endpoint = opt->trace_endpoint,
+        .level = opt->trace_level     ? opt->trace_level
+                 : has_trace_endpoint ? "TIMESTAMPS"
+                                      : "OFF",
+        .rate = opt->trace_rate,
+        .count = opt->trace_count,
+        .buffer_spans = opt->trace_buffer_spans,
+        .timeout_ms = 1000,
+    };
+    if (inferd_trace_start(&to, &err) != INFERD_OK) {
         inferd_log(INFERD_LOG_ERROR, "%s", err.msg);
         rc = 1;
     }
+    if (rc == 0 && inferd_http_start(&srv, opt->http_address, (int)opt->http_port, threads, false,
+                                     &srv.http, &err) != INFERD_OK) {
+        inferd_log(INFERD_LOG_ERROR, "%s", err.msg);
+        rc = 1;
+    }
+    if (rc == 0 && opt->batch_eager_when_idle)
+        inferd_sched_set_arrival_probe(inferd_http_clients_may_send);
     if (rc == 0 && opt->metrics_port > 0) {
         const char *addr = opt->metrics_address ? opt->metrics_address : opt->http_address;
         if (inferd_http_start(&srv, addr, (int)opt->metrics_port, 1, true, &srv.metrics_http,
@@ -241,9 +306,13 @@ int inferd_server_run(const inferd_server_options_t *opt)
     }
     inferd_http_stop(srv.http);
     inferd_http_stop(srv.metrics_http);
+    inferd_sched_set_arrival_probe(NULL);
     inferd_repo_destroy(srv.repo);
+    inferd_pool_set_default(NULL);
+    inferd_pool_destroy(pool);
     if (mirror[0])
         inferd_remote_mirror_remove(mirror);
+    inferd_trace_stop(); /* no span can be recorded now: exports the rest, joins */
 
     inferd_tensor_stats_t ts;
     inferd_tensor_stats(&ts);

@@ -25,10 +25,12 @@ typedef struct inferd_server_options {
     const char *model_url;                /* --model-url / MODEL_URL: pure gateway */
     const char *admin_token;              /* --admin-token: bearer token for admin calls */
     bool admin_loopback_only;             /* --admin-loopback-only */
+    const char *debug_address;            /* --debug-address: networks allowed /debug */
     int64_t repository_poll_secs;         /* poll mode: 15 */
     const char *http_address;             /* "0.0.0.0" */
     int64_t http_port;                    /* 8000 */
     int64_t http_thread_count;            /* 0 = one per usable CPU, at most 4 */
+    int64_t intra_op_threads;             /* engine threads per operator, 0 = usable CPUs */
     int64_t grpc_port;                    /* accepted for compatibility; no gRPC yet */
     const char *metrics_address;          /* defaults to http_address */
     int64_t metrics_port;                 /* 8002; 0 = off */
@@ -45,7 +47,14 @@ typedef struct inferd_server_options {
     int64_t default_max_batch_size; /* auto-complete, Triton's default 4 */
     int64_t max_queue_size;         /* per model version when its config sets none */
     bool strict_readiness;          /* ready only when every model is ready */
+    int64_t stall_timeout_secs;     /* progress watchdog bound, 30; 0 = off */
     bool allow_client_shm;          /* shared-memory register/unregister (false) */
+    bool batch_eager_when_idle;     /* dispatch a batch when no client could add to it */
+    const char *trace_endpoint;     /* --trace-endpoint: OTLP/HTTP traces URL, NULL = none */
+    const char *trace_level;        /* OFF | TIMESTAMPS; NULL: TIMESTAMPS with an endpoint */
+    int64_t trace_rate;             /* 1 in N requests without a traceparent, 1000 */
+    int64_t trace_count;            /* traces to take, -1 = unlimited */
+    int64_t trace_buffer_spans;     /* span ring capacity, 4096 */
 } inferd_server_options_t;
 
 /* Fills opt with the defaults documented in README.md. */
@@ -75,7 +84,13 @@ int inferd_server_check_repository(const inferd_server_options_t *opt);
 /* Parses "none" | "poll" | "explicit". */
 bool inferd_model_control_from_name(const char *name, inferd_model_control_t *out);
 
-/* True when the server is ready for inference (see --strict-readiness). */
+/* True when the server is ready for inference (see --strict-readiness): with strict
+ * readiness every model must be ready and none stalled (see --stall-timeout-secs). */
 bool inferd_server_is_ready(inferd_server_t *srv);
+
+/* Counts the models that have a ready version the progress watchdog finds stalled, and
+ * appends their names to names (when not NULL) as JSON strings separated by commas.
+ * Thread: any. */
+size_t inferd_server_stalled_models(inferd_server_t *srv, inferd_buf_t *names);
 
 #endif

@@ -414,6 +414,37 @@ def module_servers():
     g.close()
 
 
+def _first_non_loopback_ipv4():
+    """This machine's source address for outside traffic, if it has one."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.255.255.255", 1))
+            ip = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if ip.startswith("127.") or ip == "0.0.0.0" else ip
+
+
+@pytest.fixture(scope="session")
+def non_loopback_ip():
+    """A local IPv4 address that is not loopback, so a test can be a non-loopback client
+    of a server bound to 0.0.0.0. A machine without one (a sandbox with only lo) gets a
+    documentation-range address on lo for the session, which needs root."""
+    ip = _first_non_loopback_ipv4()
+    if ip is not None:
+        yield ip
+        return
+    ip = "192.0.2.201"
+    r = subprocess.run(["ip", "addr", "add", ip + "/32", "dev", "lo"], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, ("no non-loopback IPv4 address here, and adding one to lo "
+                               "failed (needs root): " + r.stderr)
+    try:
+        yield ip
+    finally:
+        subprocess.run(["ip", "addr", "del", ip + "/32", "dev", "lo"], capture_output=True)
+
+
 @pytest.fixture(scope="module")
 def examples_repo(tmp_path_factory):
     repo = tmp_path_factory.mktemp("examples")

@@ -3,11 +3,13 @@ they reflect reality (threads named, model weights accounted), loopback-only."""
 import http.client
 import os
 import socket
+import subprocess
 import threading
 import time
 
 import pytest
 
+import conftest
 from conftest import tensor
 
 OWNERS = ("request", "model", "arena", "shm")
@@ -117,20 +119,17 @@ def test_threads_do_not_grow_with_connections(examples_server):
         time.sleep(0.05)
 
 
-def non_loopback_ipv4():
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("10.255.255.255", 1))
-            ip = s.getsockname()[0]
-    except OSError:
-        return None
-    return None if ip.startswith("127.") or ip == "0.0.0.0" else ip
+def get_from(ip, port, path):
+    c = http.client.HTTPConnection(ip, port, timeout=10)
+    c.request("GET", path)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, body
 
 
-def test_debug_is_loopback_only(servers, examples_repo):
-    ip = non_loopback_ipv4()
-    if ip is None:
-        pytest.skip("no non-loopback IPv4 address on this machine")
+def test_debug_is_loopback_only(servers, examples_repo, non_loopback_ip):
+    ip = non_loopback_ip
     s = servers.start([examples_repo], address="0.0.0.0", leak_check=False)
     for path in ("/debug/threads", "/debug/tensors"):
         c = http.client.HTTPConnection(ip, s.port, timeout=10)
@@ -147,3 +146,76 @@ def test_debug_is_loopback_only(servers, examples_repo):
     c.close()
     assert r.status == 200
     assert s.get("/debug/threads").status == 200  # loopback still works
+
+
+def test_debug_address_admits_listed_networks(servers, examples_repo, non_loopback_ip):
+    ip = non_loopback_ip
+    # The peer's own /32 is listed: /debug answers it; a network it is not in does not.
+    s = servers.start([examples_repo], ["--debug-address", "198.51.100.0/24, %s/32" % ip],
+                      address="0.0.0.0", leak_check=False)
+    for path in ("/debug/threads", "/debug/tensors", "/debug/requests"):
+        status, body = get_from(ip, s.port, path)
+        assert status == 200, (path, status, body)
+    s2 = servers.start([examples_repo], ["--debug-address", "198.51.100.0/24"],
+                       address="0.0.0.0", leak_check=False)
+    status, body = get_from(ip, s2.port, "/debug/requests")
+    assert status == 403, (status, body)
+    assert b"--debug-address" in body
+
+
+def test_debug_address_rejects_a_bad_network(examples_repo):
+    r = subprocess.run([conftest.BIN, "--model-repository", examples_repo, "--http-port",
+                        str(conftest.free_port()), "--metrics-port", "0", "--debug-address", "10.0.0.0/99"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "'10.0.0.0/99' is not an address or CIDR network" in r.stdout + r.stderr
+
+
+def test_debug_requests_current_op_inputs(servers, tmp_path):
+    """/debug/requests names the node a running request is in and that node's input shapes
+    (current_op_inputs); a request that waits in the queue has neither."""
+    import json
+    import re
+
+    import onnx_models as om
+    model, cfg, _ = om.slow_model(layers=16, width=256)
+    om.write_model(str(tmp_path), "slow", model, cfg)
+    srv = servers.start([tmp_path])
+
+    def body(rows, rid):
+        return json.dumps({"id": rid, "inputs": [
+            tensor("x", "FP32", [rows, 64], [0.1] * (rows * 64))]}).encode()
+
+    # rows for a run of about a second here, whatever the build (sanitizers are slower)
+    t0 = time.monotonic()
+    assert srv.post("/v2/models/slow/infer", body(4, "calibrate"), timeout=300).status == 200
+    rows = max(1, min(256, int(1.0 / ((time.monotonic() - t0) / 4))))
+    done = []
+
+    def run(rid):
+        done.append(srv.post("/v2/models/slow/infer", body(rows, rid), timeout=300))
+
+    threads = [threading.Thread(target=run, args=("ops-%d" % i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        running = waiting = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (running and waiting) and len(done) < 2:
+            for q in srv.get("/debug/requests").json()["requests"]:
+                if q["id"].startswith("ops-") and q["state"] == "running":
+                    running = q
+                elif q["id"].startswith("ops-"):
+                    waiting = q
+            time.sleep(0.01)
+        assert running and waiting, (running, waiting)
+        n = rows * 64
+        shapes = {"MatMul": r"\[%d,(1|256)\] \[(1|256),(256|1)\]" % n,
+                  "Tanh": r"\[%d,256\]" % n,
+                  "Reshape": r"\[(%d,64|%d,1)\] \[2\]" % (rows, n)}
+        assert re.fullmatch(shapes[running["current_op"]], running["current_op_inputs"]), running
+        assert waiting["current_op"] is None and waiting["current_op_inputs"] is None, waiting
+    finally:
+        for t in threads:
+            t.join(300)
+    assert [r.status for r in done] == [200, 200], done

@@ -10,6 +10,7 @@ import json
 import os
 import random
 import re
+import socket
 import socketserver
 import subprocess
 import threading
@@ -413,3 +414,208 @@ def test_batching_in_front_of_the_upstream(servers, upstream_repo, tmp_path):
     assert counter(gm, "nv_inference_exec_count", model="digits") - \
         counter(before_gw, "nv_inference_exec_count", model="digits") == calls
     assert calls < 64, "the gateway sent one upstream call per request"
+
+
+# ---- direct mode: a remote model needs no worker thread -----------------------------------------
+
+def worker_threads(srv, model):
+    th = srv.get("/debug/threads").json()
+    return [t["name"] for t in th["registered"] if t["name"].startswith("w:%s:" % model)]
+
+
+def test_remote_model_without_delay_runs_without_a_worker(servers, upstream_repo, tmp_path):
+    up = servers.start([upstream_repo])
+    url = "http://127.0.0.1:%d" % up.port
+    remote_repo(str(tmp_path), "digits", [url])
+    remote_repo(str(tmp_path), "add_mul", [url], max_batch_size=0)
+    remote_repo(str(tmp_path), "slow", [url], max_batch_size=1024,
+                extra="dynamic_batching { max_queue_delay_microseconds: 1000 }\n")
+    gw = servers.start([str(tmp_path)])
+    before = gw.metrics()
+    assert worker_threads(gw, "digits") == [] and worker_threads(gw, "add_mul") == []
+    assert worker_threads(gw, "slow") != []  # a batching delay needs a worker to wait
+    ins = [tensor("pixels", "FP32", [1, 64], DIGIT)]
+    assert gw.infer("digits", ins).json()["outputs"] == up.infer("digits", ins).json()["outputs"]
+    r = gw.infer("add_mul", [tensor("a", "FP32", [2], [1, 2]), tensor("b", "FP32", [2], [3, 4])])
+    assert r.status == 200 and r.json()["outputs"][0]["data"] == [4, 6], r
+    after = gw.metrics()
+    for model in ("digits", "add_mul"):
+        for name in ("nv_inference_request_success", "nv_inference_exec_count",
+                     "nv_inference_count"):
+            assert counter(after, name, model=model) - counter(before, name, model=model) == 1, \
+                (model, name)
+        assert counter(after, "nv_inference_pending_request_count", model=model) == 0
+
+
+def slow_rows(rows):
+    x = np.random.RandomState(rows).uniform(-1, 1, (rows, 64)).astype(np.float32).tolist()
+    return [tensor("x", "FP32", [rows, 64], x)]
+
+
+def wait_upstream_pending(gw, base, n=1, timeout=30):
+    deadline = time.monotonic() + timeout
+    while counter(gw.metrics(), "inferd_upstream_pending", upstream=base) < n:
+        assert time.monotonic() < deadline, "no upstream call under way"
+        time.sleep(0.01)
+
+
+def test_client_disconnect_aborts_the_upstream_call(pair):
+    up, gw = pair
+    base = "http://127.0.0.1:%d" % up.port
+    rows = 64 if SANITIZED else 512  # seconds of work upstream
+    body = dumps({"inputs": slow_rows(rows)})
+    before_gw, before_up = gw.metrics(), up.metrics()
+    s = socket.create_connection(("127.0.0.1", gw.port))
+    s.sendall(b"POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+              % len(body) + body)
+    wait_upstream_pending(gw, base)
+    s.close()
+    # The gateway cancels the request, aborts its upstream call (closing that connection),
+    # and the upstream, seeing its client go, stops the run instead of finishing it.
+    deadline = time.monotonic() + 30
+    while True:
+        g, u = gw.metrics(), up.metrics()
+        cancelled = counter(g, "nv_inference_request_failure", model="slow", reason="CANCELED") - \
+            counter(before_gw, "nv_inference_request_failure", model="slow", reason="CANCELED")
+        aborted = counter(g, "inferd_upstream_failures_total", upstream=base, kind="cancelled") - \
+            counter(before_gw, "inferd_upstream_failures_total", upstream=base, kind="cancelled")
+        up_failed = sum(
+            counter(u, "nv_inference_request_failure", model="slow", reason=k) -
+            counter(before_up, "nv_inference_request_failure", model="slow", reason=k)
+            for k in ("CANCELED", "REJECTED", "OTHER", "BACKEND"))
+        if cancelled == 1 and aborted == 1 and up_failed == 1:
+            break
+        assert time.monotonic() < deadline, (cancelled, aborted, up_failed)
+        time.sleep(0.05)
+    assert counter(u, "nv_inference_request_success", model="slow") == \
+        counter(before_up, "nv_inference_request_success", model="slow")
+    assert counter(g, "inferd_upstream_pending", upstream=base) == 0
+    assert any(r.get("msg", "").startswith("client of request") for r in gw.log_records())
+
+
+def test_requests_queued_behind_a_call_go_upstream_as_one_batch(pair):
+    up, gw = pair
+    base = "http://127.0.0.1:%d" % up.port
+    rows = 64 if SANITIZED else 256
+    before_up, before_gw = up.metrics(), gw.metrics()
+    with concurrent.futures.ThreadPoolExecutor(9) as pool:
+        first = pool.submit(gw.infer, "slow", slow_rows(rows))
+        wait_upstream_pending(gw, base)  # the model's one execution slot is taken
+        small = [pool.submit(gw.infer, "slow", slow_rows(2)) for _ in range(8)]
+        deadline = time.monotonic() + 30
+        while counter(gw.metrics(), "nv_inference_pending_request_count", model="slow") < 8:
+            assert time.monotonic() < deadline, "the requests did not queue"
+            time.sleep(0.01)
+        results = [first.result()] + [f.result() for f in small]
+    assert all(r.status == 200 for r in results), results
+    assert len({r.body for r in results[1:]}) == 1
+    after_up, after_gw = up.metrics(), gw.metrics()
+    # Two upstream calls: the first request, then the eight queued ones together.
+    assert counter(after_up, "nv_inference_request_success", model="slow") - \
+        counter(before_up, "nv_inference_request_success", model="slow") == 2
+    assert counter(after_gw, "nv_inference_exec_count", model="slow") - \
+        counter(before_gw, "nv_inference_exec_count", model="slow") == 2
+    assert counter(after_gw, "nv_inference_request_success", model="slow") - \
+        counter(before_gw, "nv_inference_request_success", model="slow") == 9
+
+
+def test_admission_is_bounded_without_a_worker(servers, upstream_repo, tmp_path):
+    up = servers.start([upstream_repo])
+    base = "http://127.0.0.1:%d" % up.port
+    gw = servers.start([remote_repo(str(tmp_path), "slow", [base], max_batch_size=1024)],
+                       ["--max-queue-size", "1"])
+    rows = 64 if SANITIZED else 256
+    before = gw.metrics()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        running = pool.submit(gw.infer, "slow", slow_rows(rows))
+        wait_upstream_pending(gw, base)
+        queued = pool.submit(gw.infer, "slow", slow_rows(2))
+        deadline = time.monotonic() + 30
+        while counter(gw.metrics(), "nv_inference_pending_request_count", model="slow") < 1:
+            assert time.monotonic() < deadline, "the second request did not queue"
+            time.sleep(0.01)
+        r = gw.infer("slow", slow_rows(2))
+        assert r.status == 429 and "queue is full" in r.error, r
+        assert r.headers.get("retry-after") == "1"
+        assert running.result().status == 200 and queued.result().status == 200
+    after = gw.metrics()
+    assert counter(after, "nv_inference_request_failure", model="slow", reason="REJECTED") - \
+        counter(before, "nv_inference_request_failure", model="slow", reason="REJECTED") == 1
+
+
+class CapturingUpstream(http.server.BaseHTTPRequestHandler):
+    """Serves `digits` metadata, records each inference request (headers and body) and
+    answers it with a valid binary response."""
+    protocol_version = "HTTP/1.1"  # keep-alive, as a real upstream
+    seen = []
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        body = json.dumps({"name": "digits", "versions": ["1"], "platform": "x",
+                           "inputs": [{"name": "pixels", "datatype": "FP32", "shape": [-1, 64]}],
+                           "outputs": [{"name": "label", "datatype": "INT64",
+                                        "shape": [-1, 1]}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        CapturingUpstream.seen.append((dict(self.headers), body))
+        header = json.dumps({"model_name": "digits", "model_version": "1",
+                             "outputs": [{"name": "label", "datatype": "INT64", "shape": [1, 1],
+                                          "parameters": {"binary_data_size": 8}}]}).encode()
+        out = header + np.array([7], np.int64).tobytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Inference-Header-Content-Length", str(len(header)))
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+
+def test_what_the_upstream_receives(servers, tmp_path):
+    srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), CapturingUpstream)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        gw = servers.start([remote_repo(str(tmp_path), "digits",
+                                        ["http://127.0.0.1:%d" % srv.server_address[1]])])
+        CapturingUpstream.seen = []  # not the harness's warm-up request
+        blob = np.array(DIGIT, np.float32).tobytes()
+        # A JSON request with its own parameters (a deadline among them), and a binary one.
+        r = gw.infer("digits", [tensor("pixels", "FP32", [1, 64], DIGIT)], id="j1",
+                     parameters={"timeout": 30000000, "priority": 0})
+        assert r.status == 200, r
+        assert r.json()["model_name"] == "digits" and r.json()["id"] == "j1"
+        assert r.json()["outputs"][0]["data"] == [7]
+        header = json.dumps({"id": "b1", "inputs": [
+            {"name": "pixels", "shape": [1, 64], "datatype": "FP32",
+             "parameters": {"binary_data_size": len(blob)}}]})
+        r = gw.post("/v2/models/digits/infer", header.encode() + blob,
+                    headers={"Inference-Header-Content-Length": str(len(header))})
+        assert r.status == 200, r
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert len(CapturingUpstream.seen) == 2
+    for (headers, body), rid, timed in zip(CapturingUpstream.seen, ("j1", "b1"), (True, False)):
+        hl = int(headers["Inference-Header-Content-Length"])
+        doc = json.loads(body[:hl])
+        assert doc["id"] == rid and headers["X-Request-ID"] == rid
+        assert "Expect" not in headers  # no 100-continue round trip
+        params = doc["parameters"]
+        assert params["binary_data_output"] is True
+        if timed:
+            # The remaining deadline, in microseconds: positive and not above what was asked.
+            assert 0 < params["timeout"] <= 30000000, params
+        else:
+            assert "timeout" not in params, params
+        # The tensor data goes as it came (JSON numbers or the client's blob), as a blob.
+        (inp,) = doc["inputs"]
+        assert inp["name"] == "pixels" and inp["shape"] == [1, 64] and inp["datatype"] == "FP32"
+        assert inp["parameters"]["binary_data_size"] == len(blob)
+        assert body[hl:] == blob

@@ -1,6 +1,7 @@
 """Model control: --model-control-mode explicit (load/unload API), poll (new models,
 versions and configs noticed; removed models unloaded), hot reload without dropping
 in-flight requests, and --check-repository."""
+import http.client
 import json
 import os
 import shutil
@@ -221,7 +222,12 @@ def test_admin_token_guards_load_unload_and_shm(servers, tmp_path):
         r = s.post("/v2/systemsharedmemory/region/r/register",
                    b'{"key":"/nope","offset":0,"byte_size":8}', headers=hdr)
         assert r.status == 403, (hdr, r)
+        r = s.post("/v2/logging", b'{"log_info":false}', headers=hdr)
+        assert r.status == 403, (hdr, r)
+    assert s.get("/v2/logging").json()["log_info"] is True  # reads need no token
     ok = {"Authorization": "Bearer s3cret"}
+    r = s.post("/v2/logging", b'{"log_verbose_level":1}', headers=ok)
+    assert r.status == 200 and r.json()["log_verbose_level"] == 1, r
     assert s.post("/v2/repository/models/add_mul/load", headers=ok).status == 200
     assert s.post("/v2/repository/models/add_mul/unload", headers=ok).status == 200
     # Inference and reads need no token.
@@ -316,3 +322,35 @@ def test_load_with_a_config_override(servers, tmp_path):
     assert r.status == 503, r
     assert "config override:" in r.error and "max_batch_sise" in r.error, r.error
     assert s.infer("digits", [tensor("pixels", "FP32", [1, 64], [0] * 64)]).status == 200
+
+
+def test_admin_loopback_only_refuses_other_peers(servers, tmp_path, non_loopback_ip):
+    repo = str(tmp_path)
+    om.copy_examples(repo, ["digits", "add_mul"])
+    s = servers.start([repo], ["--model-control-mode", "explicit", "--load-model", "digits",
+                               "--admin-loopback-only", "true", "--allow-client-shm", "true"],
+                      address="0.0.0.0")
+
+    def post_from(ip, path, body=b""):
+        c = http.client.HTTPConnection(ip, s.port, timeout=10)
+        c.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, data
+
+    for path, body in (("/v2/repository/models/add_mul/load", b""),
+                       ("/v2/repository/models/digits/unload", b""),
+                       ("/v2/systemsharedmemory/region/r/register",
+                        b'{"key":"/nope","offset":0,"byte_size":8}'),
+                       ("/v2/logging", b'{"log_info":false}')):
+        status, data = post_from(non_loopback_ip, path, body)
+        assert status == 403, (path, status, data)
+        assert b"--admin-loopback-only" in data
+    # Nothing changed: digits still serves, add_mul was not loaded.
+    assert s.infer("digits", [tensor("pixels", "FP32", [1, 64], [0] * 64)]).status == 200
+    assert s.get("/v2/models/add_mul/ready").status != 200
+    # The same calls from loopback are allowed.
+    assert s.post("/v2/repository/models/add_mul/load").status == 200
+    assert s.get("/v2/models/add_mul/ready").status == 200
+    assert s.post("/v2/repository/models/add_mul/unload").status == 200

@@ -4,10 +4,12 @@
  * is read-only after load, so execute may run on several threads at once. */
 #include "backends/onnx/onnx_backend.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "backends/onnx/graph.h"
 #include "core/alloc.h"
+#include "core/pool.h"
 
 typedef struct onnx_state {
     inferd_onnx_graph_t *graph;
@@ -15,7 +17,29 @@ typedef struct onnx_state {
     size_t n_inputs;
     inferd_backend_io_t *outputs;
     size_t n_outputs;
+    int intra_op_threads; /* threads per operator, caller included; 0 = the whole pool */
 } onnx_state_t;
+
+/* The model config parameter intra_op_thread_count (the name ONNX Runtime's Triton
+ * backend uses): an integer 0..1024, 0 or absent meaning no limit of the model's own. */
+static inferd_status_t intra_op_threads(const inferd_backend_params_t *params, int *out,
+                                        inferd_err_t *err)
+{
+    *out = 0;
+    for (size_t i = 0; params && i < params->count; i++) {
+        if (strcmp(params->keys[i], "intra_op_thread_count") != 0)
+            continue;
+        char *end;
+        long v = strtol(params->values[i], &end, 10);
+        if (end == params->values[i] || *end || v < 0 || v > 1024)
+            return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                                  "parameter intra_op_thread_count must be an integer 0..1024, "
+                                  "got '%s'",
+                                  params->values[i]);
+        *out = (int)v;
+    }
+    return INFERD_OK;
+}
 
 static void fill_io(inferd_backend_io_t *io, const inferd_onnx_value_t *v)
 {
@@ -34,8 +58,12 @@ static void fill_io(inferd_backend_io_t *io, const inferd_onnx_value_t *v)
 static inferd_status_t onnx_load(const char *model_path, const inferd_backend_params_t *params,
                                  void **state, inferd_err_t *err)
 {
-    (void)params;
     *state = NULL;
+    int threads;
+    if (intra_op_threads(params, &threads, err) != INFERD_OK) {
+        inferd_err_prefix(err, "model '%s'", model_path);
+        return err ? err->code : INFERD_E_INVALID_ARG;
+    }
     inferd_onnx_graph_t *g;
     if (inferd_onnx_graph_load(model_path, &g, err) != INFERD_OK) {
         inferd_err_prefix(err, "model '%s'", model_path);
@@ -43,6 +71,7 @@ static inferd_status_t onnx_load(const char *model_path, const inferd_backend_pa
     }
     onnx_state_t *s = inferd_xcalloc(1, sizeof(*s));
     s->graph = g;
+    s->intra_op_threads = threads;
     s->n_inputs = (size_t)g->n_inputs;
     s->inputs = inferd_xcalloc(s->n_inputs + 1, sizeof(*s->inputs));
     for (size_t i = 0; i < s->n_inputs; i++)
@@ -69,7 +98,12 @@ static inferd_status_t onnx_execute(inferd_ctx_t *ctx, void *state, inferd_tenso
                                     inferd_tensor_t **outputs, inferd_err_t *err)
 {
     const onnx_state_t *s = state;
-    return inferd_onnx_graph_run(ctx, s->graph, inputs, outputs, err);
+    /* Kernels read the budget from the running thread (core/pool.h). */
+    int prev = inferd_pool_budget();
+    inferd_pool_set_budget(s->intra_op_threads);
+    inferd_status_t rc = inferd_onnx_graph_run(ctx, s->graph, inputs, outputs, err);
+    inferd_pool_set_budget(prev);
+    return rc;
 }
 
 static void onnx_unload(void *state)

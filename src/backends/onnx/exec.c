@@ -6,14 +6,20 @@
  * inputs), output allocation (INFERD_OWNER_ARENA tensors, or a view of input 0 for alias
  * ops), and compute. A value is released as soon as its last reader has run; graph
  * outputs are kept to the end. The request context is checked before every node, and
- * ctx->current_op names the running node for the crash report and /debug. Intermediates
- * are allocated per node for now; the memory planner will replace that with one arena per
- * run. */
+ * ctx->current_op names the running node for the crash report and /debug.
+ *
+ * Memory: when the graph has a plan for the inputs' shapes (plan.c), the run allocates
+ * one arena of the planned peak and each planned intermediate is a view at its offset;
+ * anything unplanned, or larger than planned, is its own INFERD_OWNER_ARENA tensor. A run
+ * without a plan records the sizes it saw so that the next run with these shapes has
+ * one. A node with a fused activation (node->epilogue) that its kernel does not apply
+ * gets it applied here, in place, after compute. */
 #include "backends/onnx/graph.h"
 
 #include <string.h>
 
 #include "backends/onnx/ops/ops.h"
+#include "backends/onnx/passes.h"
 #include "core/alloc.h"
 
 static inferd_status_t check_inputs(const inferd_onnx_graph_t *g, inferd_tensor_t *const *inputs,
@@ -53,6 +59,9 @@ typedef struct run {
     inferd_tensor_t **out;       /* current node's outputs */
     inferd_onnx_shape_t *shapes; /* current node's output shapes */
     void *block;
+    const inferd_onnx_plan_t *plan; /* NULL: allocate per output */
+    inferd_tensor_t *arena;         /* the plan's buffer for this run */
+    size_t *record;                 /* without a plan: bytes each value took, or NULL */
 } run_t;
 
 static bool run_init(run_t *r, const inferd_onnx_graph_t *g)
@@ -66,6 +75,9 @@ static bool run_init(run_t *r, const inferd_onnx_graph_t *g)
     if (!p)
         return false;
     r->block = p;
+    r->plan = NULL;
+    r->arena = NULL;
+    r->record = NULL;
     /* Pointer and int64 arrays first keeps every sub-array aligned. */
     r->shapes = (inferd_onnx_shape_t *)p;
     p += no * sizeof(inferd_onnx_shape_t);
@@ -81,11 +93,76 @@ static bool run_init(run_t *r, const inferd_onnx_graph_t *g)
     return true;
 }
 
+static void arena_release(void *ctx, void *data)
+{
+    (void)ctx;
+    inferd_free(data);
+}
+
+/* Uses the graph's plan for these input shapes (one arena allocation), or prepares to
+ * record one. Best effort: without memory for either the run allocates per output. */
+static void run_plan(run_t *r, const inferd_onnx_graph_t *g, inferd_tensor_t *const *inputs)
+{
+    if (!inferd_onnx_planning_enabled())
+        return;
+    r->plan = inferd_onnx_plan_get(g, inputs);
+    if (!r->plan) {
+        r->record = inferd_calloc((size_t)g->n_values + 1, sizeof(size_t));
+        return;
+    }
+    if (r->plan->peak == 0)
+        return;
+    void *buf = inferd_malloc(r->plan->peak);
+    int64_t dims[1] = {(int64_t)r->plan->peak};
+    r->arena = buf ? inferd_tensor_wrap(INFERD_DTYPE_UINT8, dims, 1, buf, r->plan->peak,
+                                        arena_release, NULL, INFERD_OWNER_ARENA, NULL)
+                   : NULL;
+    if (!r->arena) {
+        inferd_free(buf);
+        inferd_onnx_plan_put(g, r->plan);
+        r->plan = NULL;
+    }
+}
+
 static void run_deinit(run_t *r, const inferd_onnx_graph_t *g)
 {
     for (int v = 0; v < g->n_values; v++)
         inferd_tensor_unref(r->vals[v]);
+    inferd_tensor_unref(r->arena);
+    inferd_onnx_plan_put(g, r->plan);
+    inferd_free(r->record);
     inferd_free(r->block);
+}
+
+/* The planned view for output value v of shape s, or NULL when v is not planned or
+ * came out larger than planned. */
+static inferd_tensor_t *planned_output(run_t *r, int v, inferd_dtype_t dt,
+                                       const inferd_onnx_shape_t *s)
+{
+    if (!r->arena || r->plan->size[v] == 0)
+        return NULL;
+    uint64_t numel;
+    if (inferd_shape_numel(s->dims, s->ndim, UINT64_MAX / 16, &numel, NULL) != INFERD_OK)
+        return NULL;
+    uint64_t nbytes = numel * inferd_dtype_size(dt);
+    if (nbytes > r->plan->size[v])
+        return NULL;
+    char *at = (char *)r->arena->data + r->plan->offset[v];
+    int u = r->plan->src[v];
+    if (u >= 0) {
+        /* In place over input u: only when u is there, with this very shape (an
+         * elementwise kernel then reads each element before overwriting it). */
+        const inferd_tensor_t *tu = r->vals[u];
+        if (!tu || tu->data != at || tu->dtype != dt || tu->ndim != s->ndim ||
+            memcmp(tu->dims, s->dims, (size_t)s->ndim * sizeof(int64_t)) != 0)
+            return NULL;
+    }
+    inferd_tensor_t *t =
+        inferd_tensor_view(r->arena, r->plan->offset[v], dt, s->dims, s->ndim, nbytes, NULL);
+    /* Kernels may rely on zeroed outputs, as inferd_tensor_create gives them. */
+    if (t && t->nbytes && u < 0)
+        memset(t->data, 0, t->nbytes);
+    return t;
 }
 
 static inferd_tensor_t *value_tensor(const run_t *r, const inferd_onnx_graph_t *g, int v)
@@ -113,7 +190,7 @@ static inferd_status_t make_outputs(run_t *r, const inferd_onnx_graph_t *g,
                                       "view of %llu elements over %zu bytes",
                                       (unsigned long long)numel, src->nbytes);
             r->out[j] = inferd_tensor_view(src, 0, dt, s->dims, s->ndim, src->nbytes, err);
-        } else {
+        } else if (!(r->out[j] = planned_output(r, v, dt, s))) {
             /* A BYTES output's size depends on its strings: reshape worked it out. */
             r->out[j] =
                 inferd_tensor_create(dt, s->dims, s->ndim, dt == INFERD_DTYPE_BYTES ? s->nbytes : 0,
@@ -138,7 +215,7 @@ static inferd_status_t run_node(run_t *r, const inferd_onnx_graph_t *g, const in
     /* Optional inputs the node leaves out read as NULL up to the op's arity. */
     for (int j = n->n_inputs; j < g->max_node_inputs; j++)
         r->in[j] = NULL;
-    for (int j = 0; j < n->n_outputs; j++) {
+    for (int j = 0; j < g->max_node_outputs; j++) {
         r->out[j] = NULL;
         memset(&r->shapes[j], 0, sizeof(r->shapes[j]));
     }
@@ -151,12 +228,17 @@ static inferd_status_t run_node(run_t *r, const inferd_onnx_graph_t *g, const in
             rc = make_outputs(r, g, n, err);
         if (rc == INFERD_OK && n->compute)
             rc = n->compute(n, r->in, r->out, err);
+        if (rc == INFERD_OK && n->epilogue.kind != INFERD_ONNX_ACT_NONE && !n->epilogue_done &&
+            r->out[0] && r->out[0]->dtype == INFERD_DTYPE_FP32)
+            inferd_onnx_act_apply(&n->epilogue, r->out[0]->data, inferd_tensor_numel(r->out[0]));
     }
     for (int j = 0; rc == INFERD_OK && j < n->n_outputs; j++)
         if (n->outputs[j] >= 0 && !r->out[j])
             rc = inferd_err_set(err, INFERD_E_INTERNAL, "output %d was not produced", j);
     for (int j = 0; j < n->n_outputs; j++) {
         int v = n->outputs[j];
+        if (rc == INFERD_OK && v >= 0 && r->record && r->out[j])
+            r->record[v] = r->out[j]->nbytes;
         if (rc != INFERD_OK || v < 0 || (g->values[v].uses == 0 && !g->values[v].is_output)) {
             /* Failed, or an output nobody reads (e.g. an unused optional output). */
             inferd_tensor_unref(r->out[j]);
@@ -184,6 +266,57 @@ static void release_inputs(run_t *r, const inferd_onnx_graph_t *g, const inferd_
     }
 }
 
+/* Writes the node's input shapes, e.g. "[1,64] [64,32]" ("-" for an omitted input), into
+ * ctx->current_op_inputs for the crash report and /debug; truncated with "..." when they
+ * do not fit. Runs per node, so it writes digits by hand rather than through snprintf. */
+static void note_op_inputs(inferd_ctx_t *ctx, const run_t *r, const inferd_onnx_graph_t *g,
+                           const inferd_onnx_node_t *n)
+{
+    char *buf = ctx->current_op_inputs;
+    /* Below cap, one more dim (',' and up to 20 digits), ']' and "..." with its NUL fit. */
+    const size_t cap = sizeof(ctx->current_op_inputs) - 26;
+    size_t len = 0;
+    for (int j = 0; j < n->n_inputs; j++) {
+        if (len >= cap)
+            goto truncated;
+        const inferd_tensor_t *t = n->inputs[j] >= 0 ? value_tensor(r, g, n->inputs[j]) : NULL;
+        if (j)
+            buf[len++] = ' ';
+        if (!t) {
+            buf[len++] = '-';
+            continue;
+        }
+        buf[len++] = '[';
+        for (int d = 0; d < t->ndim; d++) {
+            if (len >= cap)
+                goto truncated;
+            if (d)
+                buf[len++] = ',';
+            uint64_t v = t->dims[d] < 0 ? 0 : (uint64_t)t->dims[d];
+            if (v < 10) {
+                buf[len++] = (char)('0' + v);
+            } else if (v < 100) {
+                buf[len++] = (char)('0' + v / 10);
+                buf[len++] = (char)('0' + v % 10);
+            } else {
+                char digits[20];
+                int nd = 0;
+                do {
+                    digits[nd++] = (char)('0' + v % 10);
+                    v /= 10;
+                } while (v);
+                while (nd)
+                    buf[len++] = digits[--nd];
+            }
+        }
+        buf[len++] = ']';
+    }
+    buf[len] = '\0';
+    return;
+truncated:
+    memcpy(buf + len, "...", 4);
+}
+
 inferd_status_t inferd_onnx_graph_run(inferd_ctx_t *ctx, const inferd_onnx_graph_t *g,
                                       inferd_tensor_t *const *inputs, inferd_tensor_t **outputs,
                                       inferd_err_t *err)
@@ -198,14 +331,17 @@ inferd_status_t inferd_onnx_graph_run(inferd_ctx_t *ctx, const inferd_onnx_graph
         int v = g->inputs[i];
         r.vals[v] = inferd_tensor_ref(inputs[i]);
     }
+    run_plan(&r, g, inputs);
     for (int i = 0; i < g->n_nodes && rc == INFERD_OK; i++) {
         const inferd_onnx_node_t *n = &g->nodes[i];
         if (n->folded)
             continue;
         if (ctx && (rc = inferd_ctx_check(ctx, err)) != INFERD_OK)
             break;
-        if (ctx)
-            atomic_store(&ctx->current_op, n->label);
+        if (ctx) {
+            note_op_inputs(ctx, &r, g, n);
+            atomic_store(&ctx->current_op, n->run_label);
+        }
         rc = run_node(&r, g, n, ctx, err);
         if (ctx)
             atomic_store(&ctx->current_op, NULL);
@@ -224,6 +360,8 @@ inferd_status_t inferd_onnx_graph_run(inferd_ctx_t *ctx, const inferd_onnx_graph
     if (rc == INFERD_OK)
         for (int j = 0; j < g->n_outputs; j++)
             outputs[j] = inferd_tensor_ref(value_tensor(&r, g, g->outputs[j]));
+    if (rc == INFERD_OK && r.record)
+        inferd_onnx_plan_record(g, inputs, r.record);
     run_deinit(&r, g);
     return rc;
 }

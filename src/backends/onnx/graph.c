@@ -6,9 +6,11 @@
  * executor's use counts are set. */
 #include "backends/onnx/graph.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "backends/onnx/ops/ops.h"
+#include "backends/onnx/passes.h"
 #include "core/alloc.h"
 
 int64_t inferd_onnx_graph_opset(const inferd_onnx_graph_t *g, const char *domain)
@@ -272,8 +274,23 @@ out:
     inferd_free(in_consts);
     inferd_free(out_types);
     inferd_free(out_consts);
-    free_attrs(n);
     return rc;
+}
+
+inferd_status_t inferd_onnx_node_reinit(inferd_onnx_graph_t *g, inferd_onnx_node_t *n,
+                                        inferd_err_t *err)
+{
+    if (n->free_op_data)
+        n->free_op_data(n->op_data);
+    else
+        inferd_free(n->op_data);
+    n->op_data = NULL;
+    n->free_op_data = NULL;
+    n->compute = NULL;
+    n->alias = false;
+    n->run = NULL;
+    n->epilogue_done = false;
+    return init_node(g, n, err);
 }
 
 inferd_status_t inferd_onnx_graph_finalize(inferd_onnx_graph_t *g, inferd_err_t *err)
@@ -285,18 +302,45 @@ inferd_status_t inferd_onnx_graph_finalize(inferd_onnx_graph_t *g, inferd_err_t 
             return err ? err->code : INFERD_E_UNSUPPORTED;
     if (sort_nodes(g, err) != INFERD_OK)
         return err ? err->code : INFERD_E_INVALID_ARG;
-    for (int i = 0; i < g->n_nodes; i++)
+    /* Attributes stay until the passes are done (a rewritten node's init reads them). */
+    bool passes = inferd_onnx_passes_enabled();
+    for (int i = 0; i < g->n_nodes; i++) {
+        /* Gradient keeps indices into this graph's nodes: leave such graphs as written. */
+        if (strcmp(g->nodes[i].op_type, "Gradient") == 0)
+            passes = false;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
         if (init_node(g, &g->nodes[i], err) != INFERD_OK)
             return err ? err->code : INFERD_E_INVALID_ARG;
+        if (passes && !g->nodes[i].folded)
+            inferd_onnx_passes_fold(g, &g->nodes[i]);
+    }
+    if (passes && inferd_onnx_passes_run(g, err) != INFERD_OK)
+        return err ? err->code : INFERD_E_INVALID_ARG;
+    for (int i = 0; i < g->n_nodes; i++)
+        free_attrs(&g->nodes[i]);
+    if (!g->plans)
+        g->plans = inferd_onnx_plans_new();
 
     for (int i = 0; i < g->n_nodes; i++) {
         inferd_onnx_node_t *n = &g->nodes[i];
         if (n->folded)
             continue;
+        /* After the passes, which may have rewritten op_type (MatMul + Add -> Gemm). */
+        inferd_free(n->run_label);
+        size_t len = strlen(n->op_type) + 1 + strlen(n->name) + 1;
+        n->run_label = inferd_xmalloc(len);
+        if (*n->name)
+            snprintf(n->run_label, len, "%s/%s", n->op_type, n->name);
+        else
+            snprintf(n->run_label, len, "%s", n->op_type);
         if (input_slots(n) > g->max_node_inputs)
             g->max_node_inputs = input_slots(n);
-        if (n->n_outputs > g->max_node_outputs)
-            g->max_node_outputs = n->n_outputs;
+        /* An op's reshape may fill every output it can produce (LayerNormalization's
+         * Mean and InvStdDev), not only those the node names. */
+        int outs = n->op->n_outputs > n->n_outputs ? n->op->n_outputs : n->n_outputs;
+        if (outs > g->max_node_outputs)
+            g->max_node_outputs = outs;
         for (int j = 0; j < n->n_inputs; j++) {
             int v = n->inputs[j];
             if (v >= 0 && !g->values[v].constant)
@@ -311,6 +355,23 @@ inferd_status_t inferd_onnx_graph_finalize(inferd_onnx_graph_t *g, inferd_err_t 
     return INFERD_OK;
 }
 
+void inferd_onnx_node_clear(inferd_onnx_node_t *n)
+{
+    inferd_free(n->name);
+    inferd_free(n->op_type);
+    inferd_free(n->domain);
+    inferd_free(n->label);
+    inferd_free(n->run_label);
+    inferd_free(n->inputs);
+    inferd_free(n->outputs);
+    free_attrs(n);
+    if (n->free_op_data)
+        n->free_op_data(n->op_data);
+    else
+        inferd_free(n->op_data);
+    memset(n, 0, sizeof(*n));
+}
+
 void inferd_onnx_graph_destroy(inferd_onnx_graph_t *g)
 {
     if (!g)
@@ -320,20 +381,9 @@ void inferd_onnx_graph_destroy(inferd_onnx_graph_t *g)
         inferd_tensor_unref(g->values[i].constant);
     }
     inferd_free(g->values);
-    for (int i = 0; i < g->n_nodes; i++) {
-        inferd_onnx_node_t *n = &g->nodes[i];
-        inferd_free(n->name);
-        inferd_free(n->op_type);
-        inferd_free(n->domain);
-        inferd_free(n->label);
-        inferd_free(n->inputs);
-        inferd_free(n->outputs);
-        free_attrs(n);
-        if (n->free_op_data)
-            n->free_op_data(n->op_data);
-        else
-            inferd_free(n->op_data);
-    }
+    for (int i = 0; i < g->n_nodes; i++)
+        inferd_onnx_node_clear(&g->nodes[i]);
+    inferd_onnx_plans_free(g->plans);
     inferd_free(g->captures);
     inferd_free(g->nodes);
     inferd_free(g->inputs);

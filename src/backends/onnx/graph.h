@@ -11,8 +11,11 @@
  * the outputs of Constant nodes) are shared read-only tensors charged to
  * INFERD_OWNER_MODEL.
  *
+ * The one mutable part is the cache of memory plans (plans), which has its own lock.
+ *
  * Files: load.c (protobuf -> IR), graph.c (sorting, operator binding, type propagation),
- * attr.c (attribute accessors for ops), exec.c (the executor). */
+ * passes.c (graph passes at load), attr.c (attribute accessors for ops), exec.c (the
+ * executor), plan.c (memory plans). */
 #ifndef INFERD_BACKENDS_ONNX_GRAPH_H
 #define INFERD_BACKENDS_ONNX_GRAPH_H
 
@@ -78,6 +81,25 @@ typedef struct inferd_onnx_value {
 typedef struct inferd_onnx_node inferd_onnx_node_t;
 typedef struct inferd_onnx_op inferd_onnx_op_t;
 
+/* An activation fused into the node that produces its input (graph pass at load): the
+ * node's output 0 is the activation's output. A kernel that applies it in its own output
+ * pass (while the tile is in cache) sets epilogue_done in the node at bind time; otherwise
+ * the executor applies it in place after compute. */
+typedef enum {
+    INFERD_ONNX_ACT_NONE = 0,
+    INFERD_ONNX_ACT_RELU,
+    INFERD_ONNX_ACT_LEAKY_RELU, /* alpha */
+    INFERD_ONNX_ACT_CLIP,       /* alpha = min, beta = max */
+    INFERD_ONNX_ACT_SIGMOID,
+    INFERD_ONNX_ACT_TANH,
+    INFERD_ONNX_ACT_HARD_SIGMOID, /* alpha, beta */
+} inferd_onnx_act_kind_t;
+
+typedef struct inferd_onnx_act {
+    inferd_onnx_act_kind_t kind;
+    float alpha, beta;
+} inferd_onnx_act_t;
+
 /* Computes a node's output shapes from its actual inputs (in[i] is NULL for an omitted
  * optional input). Never allocates tensors; fails with INVALID_ARG on a shape the op
  * cannot take. */
@@ -102,7 +124,9 @@ struct inferd_onnx_node {
     char *name; /* as in the model; may be empty */
     char *op_type;
     char *domain;  /* "" for the default domain (ai.onnx) */
-    char *label;   /* name, or op_type when unnamed: ctx->current_op */
+    char *label;     /* name, or op_type when unnamed: for messages */
+    char *run_label; /* "op_type/name", or op_type when unnamed: ctx->current_op (set at
+                      * finalize, after the passes) */
     int64_t opset; /* the model's opset for the node's domain */
     int n_inputs;
     int *inputs; /* value indices; -1 for an omitted optional input */
@@ -118,12 +142,23 @@ struct inferd_onnx_node {
     int n_implicit;         /* trailing inputs that are outer values its subgraphs capture */
     inferd_onnx_run_fn run; /* (optional) produces the outputs itself */
     void (*free_op_data)(void *data); /* (optional) frees op_data instead of inferd_free */
+    inferd_onnx_act_t epilogue;       /* fused activation on output 0 (float only); NONE if none */
+    bool epilogue_done;               /* the kernel applies epilogue itself */
 };
 
 typedef struct inferd_onnx_opset {
     char *domain; /* "" for ai.onnx */
     int64_t version;
 } inferd_onnx_opset_t;
+
+/* What the graph passes did at load, for the log and tests. */
+typedef struct inferd_onnx_pass_stats {
+    int folded;  /* nodes computed at load (constant folding, static Shape/Size) */
+    int conv_bn; /* BatchNormalization folded into the preceding Conv */
+    int gemm;    /* MatMul + Add(bias) rewritten into Gemm */
+    int fused;   /* activations fused into the producing Gemm/MatMul/Conv */
+    int removed; /* Identity/Dropout/Cast eliminated, dead nodes removed */
+} inferd_onnx_pass_stats_t;
 
 typedef struct inferd_onnx_graph {
     char *path; /* the model file, for messages */
@@ -144,6 +179,10 @@ typedef struct inferd_onnx_graph {
      * body reads; captures[k] is the enclosing graph's value index for the k-th. */
     int n_captures;
     int *captures;
+    /* Memory plans per input-shape signature (plan.c): mutable behind its own lock, so
+     * a const graph can cache them while several runs share it. */
+    struct inferd_onnx_plans *plans;
+    inferd_onnx_pass_stats_t pass_stats; /* what the graph passes (passes.c) did at load */
 } inferd_onnx_graph_t;
 
 /* Loads the ONNX model file at path into a new graph (*out, caller owns, free with
@@ -154,6 +193,12 @@ typedef struct inferd_onnx_graph {
  * RESOURCE_EXHAUSTED; the message names the offending node, value or file. */
 inferd_status_t inferd_onnx_graph_load(const char *path, inferd_onnx_graph_t **out,
                                        inferd_err_t *err);
+
+/* The same from a serialized ModelProto in memory (len bytes at buf, which the caller
+ * keeps). path names the model in messages, and its directory is where external data is
+ * looked up. */
+inferd_status_t inferd_onnx_graph_load_buffer(const uint8_t *buf, size_t len, const char *path,
+                                              inferd_onnx_graph_t **out, inferd_err_t *err);
 
 /* Decodes one serialized TensorProto (the input_N.pb / output_N.pb files of ONNX test
  * data sets) into a new tensor charged to INFERD_OWNER_MODEL (*out, caller owns). The
@@ -189,6 +234,29 @@ int64_t inferd_onnx_graph_opset(const inferd_onnx_graph_t *g, const char *domain
 inferd_status_t inferd_onnx_graph_run(inferd_ctx_t *ctx, const inferd_onnx_graph_t *g,
                                       inferd_tensor_t *const *inputs, inferd_tensor_t **outputs,
                                       inferd_err_t *err);
+
+/* The memory plan for one input-shape signature (plan.c): after the first run with a
+ * given set of input shapes, every later run with the same shapes makes one arena
+ * allocation of peak_bytes (INFERD_OWNER_ARENA) and places intermediates in it at offsets
+ * assigned by liveness. Graph outputs and values that control-flow or sequence nodes hold
+ * on to stay separate tensors. */
+typedef struct inferd_onnx_plan_info {
+    size_t peak_bytes;  /* the arena one run allocates */
+    size_t total_bytes; /* the planned intermediates' sizes added up (no reuse) */
+    int n_planned;      /* intermediates placed in the arena */
+} inferd_onnx_plan_info_t;
+
+/* Fills *out with the plan cached for the shapes of inputs (the graph's inputs, as for
+ * inferd_onnx_graph_run) and returns true; false when no run with these shapes has
+ * completed yet (run once first) or plans are off. The bench prints peak_bytes. Thread:
+ * any. */
+bool inferd_onnx_graph_plan_info(const inferd_onnx_graph_t *g, inferd_tensor_t *const *inputs,
+                                 inferd_onnx_plan_info_t *out);
+
+/* Process-wide switches for benchmarks and tests (both on by default): graph passes
+ * apply to graphs loaded afterwards, planning to runs started afterwards. */
+void inferd_onnx_set_passes(bool on);
+void inferd_onnx_set_planning(bool on);
 
 /* ------------------------------------------------------------------------------------ */
 /* Attribute accessors (attr.c), for ops' init functions. A wrong attribute type fails  */

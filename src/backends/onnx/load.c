@@ -22,6 +22,8 @@
 
 /* protobuf caps a message at 2 GiB; bigger models keep their weights in external files. */
 #define MODEL_FILE_MAX ((size_t)INT32_MAX)
+/* Attributes on one node (operators take at most a few dozen). */
+#define MAX_NODE_ATTRS 1024
 
 /* ------------------------------------------------------------------------------------ */
 /* protobuf-c glue                                                                      */
@@ -711,6 +713,12 @@ static inferd_status_t add_nodes(builder_t *b, const Onnx__GraphProto *gp, infer
                                       "or node defines",
                                       n->label, n->op_type, name);
         }
+        /* No operator has more than a few dozen attributes; a node with thousands is a
+         * hostile file, and each attribute costs a lookup at every bind. */
+        if (np->n_attribute > MAX_NODE_ATTRS)
+            return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                                  "node '%s' (%s) has %zu attributes, more than %d", n->label,
+                                  n->op_type, np->n_attribute, MAX_NODE_ATTRS);
         n->n_attrs = (int)np->n_attribute;
         n->attrs = inferd_xcalloc(np->n_attribute, sizeof(*n->attrs));
         for (size_t j = 0; j < np->n_attribute; j++) {
@@ -864,6 +872,68 @@ static inferd_status_t build_subgraph(builder_t *parent, const Onnx__GraphProto 
     return INFERD_OK;
 }
 
+/* protobuf-c unpacks nested messages by recursion, without a depth limit: a small file of
+ * deeply nested subgraphs would overflow the loading thread's stack. So the wire format
+ * is walked first, iteratively within a message and descending only into the fields the
+ * schema declares as messages, up to protobuf's own default limit of 100 levels. Malformed
+ * bytes are left for the unpacker to report. */
+#define PB_MAX_DEPTH 100
+
+static bool pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        r |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = r;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool pb_too_deep(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *end,
+                        int depth)
+{
+    if (depth > PB_MAX_DEPTH)
+        return true;
+    while (p < end) {
+        uint64_t key, v;
+        if (!pb_varint(&p, end, &key))
+            return false;
+        switch (key & 7) {
+        case 0:
+            if (!pb_varint(&p, end, &v))
+                return false;
+            break;
+        case 1:
+        case 5: {
+            size_t n = (key & 7) == 1 ? 8 : 4;
+            if ((size_t)(end - p) < n)
+                return false;
+            p += n;
+            break;
+        }
+        case 2: {
+            if (!pb_varint(&p, end, &v) || v > (uint64_t)(end - p))
+                return false;
+            const ProtobufCFieldDescriptor *f =
+                key >> 3 <= UINT_MAX
+                    ? protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3))
+                    : NULL;
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                pb_too_deep(f->descriptor, p, p + v, depth + 1))
+                return true;
+            p += v;
+            break;
+        }
+        default: return false;
+        }
+    }
+    return false;
+}
+
 static char *dir_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -883,8 +953,23 @@ inferd_status_t inferd_onnx_graph_load(const char *path, inferd_onnx_graph_t **o
     inferd_status_t rc = read_file(path, &buf, &len, err);
     if (rc != INFERD_OK)
         return rc;
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(&pb_allocator, len, buf);
+    rc = inferd_onnx_graph_load_buffer(buf, len, path, out, err);
     inferd_free(buf); /* protobuf-c copied what it kept */
+    return rc;
+}
+
+inferd_status_t inferd_onnx_graph_load_buffer(const uint8_t *buf, size_t len, const char *path,
+                                              inferd_onnx_graph_t **out, inferd_err_t *err)
+{
+    *out = NULL;
+    if (len > MODEL_FILE_MAX)
+        return inferd_err_set(err, INFERD_E_TOO_LARGE, "model is %zu bytes; protobuf allows 2 GiB",
+                              len);
+    if (pb_too_deep(&onnx__model_proto__descriptor, buf, buf + len, 1))
+        return inferd_err_set(err, INFERD_E_INVALID_ARG,
+                              "messages nested more than %d deep (subgraphs within subgraphs)",
+                              PB_MAX_DEPTH);
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(&pb_allocator, len, buf);
     if (!mp)
         return inferd_err_set(err, INFERD_E_INVALID_ARG,
                               "not a valid ONNX model (protobuf parsing failed)");
@@ -892,7 +977,7 @@ inferd_status_t inferd_onnx_graph_load(const char *path, inferd_onnx_graph_t **o
     inferd_onnx_graph_t *g = inferd_xcalloc(1, sizeof(*g));
     g->path = inferd_xstrdup(path);
     char *dir = dir_of(path);
-    rc = build(g, mp, dir, err);
+    inferd_status_t rc = build(g, mp, dir, err);
     inferd_free(dir);
     onnx__model_proto__free_unpacked(mp, &pb_allocator);
     if (rc == INFERD_OK)

@@ -14,6 +14,7 @@
 #include "backends/remote/remote.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "core/alloc.h"
 #include "core/json.h"
 #include "obs/log.h"
+#include "obs/trace.h"
 
 #define BREAKER_FAILURES 3 /* consecutive failures that mark an upstream down */
 #define BREAKER_COOLDOWN_NS 1000000000ll
@@ -297,40 +299,6 @@ static int pick_upstream(remote_model_t *m, const bool *tried)
     return best >= 0 ? best : probe;
 }
 
-/* An upstream marked down whose cool-down has passed is asked /v2/health/ready before it
- * gets a request again; one caller probes while the others keep skipping it. True when it
- * answered ready (and is marked up again). */
-static bool probe_upstream(inferd_ctx_t *ctx, inferd_upstream_t *up)
-{
-    long long down = atomic_load(&up->down_until_ns);
-    if (down == 0)
-        return true;
-    /* Claim the probe by pushing the cool-down on; a concurrent caller sees it down. */
-    if (!atomic_compare_exchange_strong(&up->down_until_ns, &down,
-                                        inferd_now_ns() + BREAKER_COOLDOWN_NS))
-        return false;
-    char url[300];
-    snprintf(url, sizeof(url), "%s/v2/health/ready", up->base);
-    inferd_remote_request_t req = {.url = url,
-                                   .method = "GET",
-                                   .header_length = -1,
-                                   .timeout_ms = 500,
-                                   .max_response_bytes = 4096,
-                                   .max_host_connections = 4,
-                                   .upstream = up};
-    inferd_remote_response_t resp;
-    inferd_remote_response_init(&resp, req.max_response_bytes);
-    inferd_err_t err;
-    bool ok = inferd_remote_perform(ctx, &req, &resp, &err) == INFERD_OK && resp.status == 200;
-    inferd_remote_response_deinit(&resp);
-    if (ok) {
-        atomic_store(&up->consecutive_failures, 0);
-        atomic_store(&up->down_until_ns, 0);
-        inferd_log(INFERD_LOG_INFO, "remote: upstream %s is ready again", up->base);
-    }
-    return ok;
-}
-
 /* Feeds the circuit breaker and the upstream's metrics. */
 static void record(inferd_upstream_t *up, bool ok, inferd_upstream_fail_t kind, int64_t t0)
 {
@@ -490,98 +458,280 @@ static inferd_status_t status_from_http(long code)
     }
 }
 
+/* One execution on its way through the upstreams (execute_async; execute waits for it): a
+ * small state machine driven by the completions of its calls. Try the healthy upstream with the
+ * fewest pending requests; one marked down whose cool-down has passed is first asked
+ * /v2/health/ready (500 ms bound; one caller probes while the others keep skipping it); a
+ * call refused before anything was sent goes to the next upstream within the deadline. */
+typedef struct remote_job {
+    remote_model_t *m;
+    inferd_ctx_t *ctx;
+    inferd_tensor_t **outputs;
+    inferd_buf_t body;
+    int64_t header_len;
+    char traceparent[64];
+    bool has_traceparent;
+    uint8_t trace_parent[8]; /* tracing: the span the calls nest under (ctx's at the start) */
+    uint8_t call_span[8];    /* tracing: the client span of the call under way */
+    bool tried[MAX_UPSTREAMS];
+    inferd_upstream_t *up; /* of the call under way */
+    char url[2048];
+    inferd_remote_response_t resp;
+    int64_t t0;
+    inferd_status_t st; /* the latest failure, reported when no upstream is left */
+    inferd_err_t err;
+    inferd_backend_done_fn done;
+    void *done_arg;
+} remote_job_t;
+
+static void job_next(remote_job_t *j);
+
+/* Ends the job: frees it, then reports (the model may be unloaded once done returns). */
+static void job_finish(remote_job_t *j, inferd_status_t st, const inferd_err_t *err)
+{
+    if (st != INFERD_OK)
+        for (size_t k = 0; k < j->m->n_outputs; k++) {
+            inferd_tensor_unref(j->outputs[k]);
+            j->outputs[k] = NULL;
+        }
+    inferd_err_t e = {0};
+    if (st != INFERD_OK)
+        e = *err;
+    inferd_backend_done_fn done = j->done;
+    void *arg = j->done_arg;
+    inferd_buf_deinit(&j->body);
+    inferd_remote_response_deinit(&j->resp);
+    inferd_free(j);
+    done(arg, st, &e);
+}
+
+/* Classifies an inference call's outcome: feeds the breaker and the metrics, then
+ * finishes the job or moves it on to another upstream. Thread: the one that completes the
+ * call (the client's I/O thread, or a thread that started a call and saw it end). */
+static void on_infer_done(void *arg, inferd_status_t st, const inferd_err_t *cerr)
+{
+    remote_job_t *j = arg;
+    remote_model_t *m = j->m;
+    inferd_upstream_t *up = j->up;
+    inferd_err_t err = {0};
+    if (st != INFERD_OK)
+        err = *cerr;
+    atomic_fetch_sub(&up->pending, 1);
+    if (j->ctx->traced)
+        inferd_trace_span_client(j->ctx, j->trace_parent, j->call_span, j->url, j->resp.status,
+                                 j->t0, inferd_now_ns(),
+                                 st != INFERD_OK         ? err.msg
+                                 : j->resp.status >= 400 ? "the upstream answered an error"
+                                                         : NULL);
+    if (st == INFERD_E_CANCELLED || st == INFERD_E_DEADLINE_EXCEEDED) {
+        record(up, false, INFERD_UPSTREAM_FAIL_CANCELLED, j->t0);
+    } else if (st == INFERD_E_UNAVAILABLE || st == INFERD_E_RESOURCE_EXHAUSTED) {
+        bool sent = j->resp.sent;
+        record(up, false, sent ? INFERD_UPSTREAM_FAIL_TRANSPORT : INFERD_UPSTREAM_FAIL_CONNECT,
+               j->t0);
+        if (!sent && inferd_ctx_check(j->ctx, NULL) == INFERD_OK) {
+            /* Never reached the upstream: another may take it. */
+            j->st = st;
+            j->err = err;
+            job_next(j);
+            return;
+        }
+    } else if (st == INFERD_OK && j->resp.status == 200) {
+        st = parse_outputs(m, j->url, &j->resp, j->outputs, &err);
+        record(up, st == INFERD_OK, INFERD_UPSTREAM_FAIL_MALFORMED, j->t0);
+    } else if (st == INFERD_OK) {
+        char msg[300];
+        upstream_message(&j->resp, msg, sizeof(msg));
+        st = status_from_http(j->resp.status);
+        if (st == INFERD_E_BAD_GATEWAY)
+            inferd_err_set(&err, st, "upstream %s answered %ld: %s", up->base, j->resp.status, msg);
+        else
+            inferd_err_set(&err, st, "%s", msg); /* the client's error, passed through */
+        record(up, false,
+               j->resp.status < 500 ? INFERD_UPSTREAM_FAIL_HTTP_4XX : INFERD_UPSTREAM_FAIL_HTTP_5XX,
+               j->t0);
+    }
+    job_finish(j, st, &err);
+}
+
+/* How long the thread that starts a call may wait for the answer itself: about twice what
+ * the upstream usually takes, when that is short (the client caps it at 200 us); 0 for a
+ * slow upstream, whose answers the I/O thread hands over. */
+static int64_t linger_for(const inferd_upstream_t *up)
+{
+    long long recent = atomic_load_explicit(&up->recent_ns, memory_order_relaxed);
+    if (recent == 0)
+        return 100000;
+    return recent <= 100000 ? 2 * recent : 0;
+}
+
+static void start_infer(remote_job_t *j)
+{
+    remote_model_t *m = j->m;
+    inferd_upstream_t *up = j->up;
+    snprintf(j->url, sizeof(j->url), "%s%s/infer", up->base, m->model_path);
+    if (j->ctx->traced) {
+        /* Each call is a client span, the parent of the upstream's server span. */
+        inferd_trace_new_span_id(j->call_span);
+        inferd_trace_format_traceparent(j->traceparent, j->ctx->trace_id, j->call_span,
+                                        j->ctx->trace_flags);
+    }
+    inferd_remote_request_t req = {.url = j->url,
+                                   .method = "POST",
+                                   .body = j->body.data,
+                                   .body_len = j->body.len,
+                                   .header_length = j->header_len,
+                                   .request_id = j->ctx->request_id,
+                                   .traceparent = j->has_traceparent ? j->traceparent : NULL,
+                                   .tracestate = j->has_traceparent ? j->ctx->tracestate : NULL,
+                                   .timeout_ms = m->timeout_ms,
+                                   .max_response_bytes = MAX_RESPONSE_BYTES,
+                                   .max_host_connections = m->max_connections,
+                                   .upstream = up,
+                                   .linger_ns = linger_for(up)};
+    inferd_remote_response_deinit(&j->resp);
+    inferd_remote_response_init(&j->resp, MAX_RESPONSE_BYTES);
+    j->t0 = inferd_now_ns();
+    atomic_fetch_add(&up->pending, 1);
+    inferd_err_t err;
+    inferd_status_t st = inferd_remote_start(j->ctx, &req, &j->resp, on_infer_done, j, &err);
+    if (st != INFERD_OK)
+        on_infer_done(j, st, &err);
+}
+
+static void on_probe_done(void *arg, inferd_status_t st, const inferd_err_t *err)
+{
+    (void)err;
+    remote_job_t *j = arg;
+    inferd_upstream_t *up = j->up;
+    bool ok = st == INFERD_OK && j->resp.status == 200;
+    if (ok) {
+        atomic_store(&up->consecutive_failures, 0);
+        atomic_store(&up->down_until_ns, 0);
+        inferd_log(INFERD_LOG_INFO, "remote: upstream %s is ready again", up->base);
+        start_infer(j);
+    } else {
+        job_next(j);
+    }
+}
+
+/* Sends the job to the next upstream to try, or finishes it when none is left. */
+static void job_next(remote_job_t *j)
+{
+    remote_model_t *m = j->m;
+    for (;;) {
+        int u = pick_upstream(m, j->tried);
+        if (u < 0) {
+            job_finish(j, j->st, &j->err);
+            return;
+        }
+        j->tried[u] = true;
+        inferd_upstream_t *up = j->up = m->ups[u];
+        long long down = atomic_load(&up->down_until_ns);
+        if (down == 0) {
+            start_infer(j);
+            return;
+        }
+        /* Claim the probe by pushing the cool-down on; a concurrent caller sees it down. */
+        if (!atomic_compare_exchange_strong(&up->down_until_ns, &down,
+                                            inferd_now_ns() + BREAKER_COOLDOWN_NS))
+            continue;
+        snprintf(j->url, sizeof(j->url), "%s/v2/health/ready", up->base);
+        inferd_remote_request_t req = {.url = j->url,
+                                       .method = "GET",
+                                       .header_length = -1,
+                                       .timeout_ms = 500,
+                                       .max_response_bytes = 4096,
+                                       .max_host_connections = 4,
+                                       .upstream = up};
+        inferd_remote_response_deinit(&j->resp);
+        inferd_remote_response_init(&j->resp, req.max_response_bytes);
+        inferd_err_t err;
+        if (inferd_remote_start(j->ctx, &req, &j->resp, on_probe_done, j, &err) == INFERD_OK)
+            return;
+        if (inferd_ctx_check(j->ctx, NULL) != INFERD_OK) {
+            job_finish(j, err.code, &err);
+            return;
+        }
+    }
+}
+
+static inferd_status_t remote_execute_async(inferd_ctx_t *ctx, void *state,
+                                            inferd_tensor_t *const *inputs,
+                                            inferd_tensor_t **outputs, inferd_backend_done_fn done,
+                                            void *arg, inferd_err_t *err)
+{
+    remote_model_t *m = state;
+    remote_job_t *j = inferd_xcalloc(1, sizeof(*j));
+    j->m = m;
+    j->ctx = ctx;
+    j->outputs = outputs;
+    j->done = done;
+    j->done_arg = arg;
+    inferd_remote_response_init(&j->resp, 0);
+    inferd_buf_init(&j->body, 0);
+    build_body(ctx, m, inputs, &j->body, &j->header_len);
+    if (j->body.failed) {
+        inferd_buf_deinit(&j->body);
+        inferd_free(j);
+        return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED, "out of memory");
+    }
+    static const uint8_t zero[16];
+    if (memcmp(ctx->trace_id, zero, 16) != 0) {
+        /* Not traced here: the caller's traceparent goes on as it came (start_infer gives
+         * a traced request's calls their own spans). */
+        memcpy(j->trace_parent, ctx->span_id, 8);
+        inferd_trace_format_traceparent(j->traceparent, ctx->trace_id, ctx->span_id,
+                                        ctx->trace_flags);
+        j->has_traceparent = true;
+    }
+    j->st = inferd_err_set(&j->err, INFERD_E_UNAVAILABLE, "every upstream of this model is down");
+    job_next(j);
+    return INFERD_OK;
+}
+
+/* The blocking entry (batched executions on a worker): the asynchronous one, waited for. */
+typedef struct sync_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    inferd_status_t st;
+    inferd_err_t err;
+} sync_wait_t;
+
+static void sync_done(void *arg, inferd_status_t st, const inferd_err_t *err)
+{
+    sync_wait_t *w = arg;
+    pthread_mutex_lock(&w->lock);
+    w->st = st;
+    if (st != INFERD_OK)
+        w->err = *err;
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
 static inferd_status_t remote_execute(inferd_ctx_t *ctx, void *state,
                                       inferd_tensor_t *const *inputs, inferd_tensor_t **outputs,
                                       inferd_err_t *err)
 {
-    remote_model_t *m = state;
-    inferd_buf_t body;
-    inferd_buf_init(&body, 0);
-    int64_t header_len;
-    build_body(ctx, m, inputs, &body, &header_len);
-    if (body.failed) {
-        inferd_buf_deinit(&body);
-        return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED, "out of memory");
+    sync_wait_t w = {.done = false};
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    inferd_status_t st = remote_execute_async(ctx, state, inputs, outputs, sync_done, &w, err);
+    if (st == INFERD_OK) {
+        /* Bounded: every call of the job has a transfer timeout, and the client's I/O
+         * thread aborts them when ctx is cancelled or expires. */
+        pthread_mutex_lock(&w.lock);
+        while (!w.done)
+            pthread_cond_wait(&w.cond, &w.lock);
+        pthread_mutex_unlock(&w.lock);
+        st = w.st;
+        if (st != INFERD_OK)
+            *err = w.err;
     }
-    char traceparent[64], *tp = NULL;
-    static const uint8_t zero[16];
-    if (memcmp(ctx->trace_id, zero, 16) != 0) {
-        int n = snprintf(traceparent, sizeof(traceparent), "00-");
-        for (int i = 0; i < 16; i++)
-            n += snprintf(traceparent + n, sizeof(traceparent) - (size_t)n, "%02x",
-                          ctx->trace_id[i]);
-        n += snprintf(traceparent + n, sizeof(traceparent) - (size_t)n, "-");
-        for (int i = 0; i < 8; i++)
-            n +=
-                snprintf(traceparent + n, sizeof(traceparent) - (size_t)n, "%02x", ctx->span_id[i]);
-        snprintf(traceparent + n, sizeof(traceparent) - (size_t)n, "-%02x", ctx->trace_flags);
-        tp = traceparent;
-    }
-    bool tried[MAX_UPSTREAMS] = {false};
-    inferd_status_t st =
-        inferd_err_set(err, INFERD_E_UNAVAILABLE, "every upstream of this model is down");
-    for (;;) {
-        int u = pick_upstream(m, tried);
-        if (u < 0)
-            break;
-        tried[u] = true;
-        inferd_upstream_t *up = m->ups[u];
-        if (!probe_upstream(ctx, up))
-            continue;
-        char url[2048];
-        snprintf(url, sizeof(url), "%s%s/infer", up->base, m->model_path);
-        inferd_remote_request_t req = {.url = url,
-                                       .method = "POST",
-                                       .body = body.data,
-                                       .body_len = body.len,
-                                       .header_length = header_len,
-                                       .request_id = ctx->request_id,
-                                       .traceparent = tp,
-                                       .timeout_ms = m->timeout_ms,
-                                       .max_response_bytes = MAX_RESPONSE_BYTES,
-                                       .max_host_connections = m->max_connections,
-                                       .upstream = up};
-        inferd_remote_response_t resp;
-        inferd_remote_response_init(&resp, MAX_RESPONSE_BYTES);
-        int64_t t0 = inferd_now_ns();
-        atomic_fetch_add(&up->pending, 1);
-        st = inferd_remote_perform(ctx, &req, &resp, err);
-        atomic_fetch_sub(&up->pending, 1);
-        if (st == INFERD_E_CANCELLED || st == INFERD_E_DEADLINE_EXCEEDED) {
-            record(up, false, INFERD_UPSTREAM_FAIL_CANCELLED, t0);
-        } else if (st == INFERD_E_UNAVAILABLE) {
-            record(up, false,
-                   resp.sent ? INFERD_UPSTREAM_FAIL_TRANSPORT : INFERD_UPSTREAM_FAIL_CONNECT, t0);
-            bool retry = !resp.sent && inferd_ctx_check(ctx, NULL) == INFERD_OK;
-            inferd_remote_response_deinit(&resp);
-            if (retry)
-                continue; /* never reached the upstream: another may take it */
-            break;
-        } else if (st == INFERD_OK && resp.status == 200) {
-            st = parse_outputs(m, url, &resp, outputs, err);
-            record(up, st == INFERD_OK, INFERD_UPSTREAM_FAIL_MALFORMED, t0);
-        } else if (st == INFERD_OK) {
-            char msg[300];
-            upstream_message(&resp, msg, sizeof(msg));
-            st = status_from_http(resp.status);
-            if (st == INFERD_E_BAD_GATEWAY)
-                inferd_err_set(err, st, "upstream %s answered %ld: %s", up->base, resp.status, msg);
-            else
-                inferd_err_set(err, st, "%s", msg); /* the client's error, passed through */
-            record(up, false,
-                   resp.status < 500 ? INFERD_UPSTREAM_FAIL_HTTP_4XX
-                                     : INFERD_UPSTREAM_FAIL_HTTP_5XX,
-                   t0);
-        }
-        inferd_remote_response_deinit(&resp);
-        break;
-    }
-    if (st != INFERD_OK)
-        for (size_t j = 0; j < m->n_outputs; j++) {
-            inferd_tensor_unref(outputs[j]);
-            outputs[j] = NULL;
-        }
-    inferd_buf_deinit(&body);
+    pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.lock);
     return st;
 }
 
@@ -592,4 +742,5 @@ const inferd_backend_vtable_t inferd_remote_backend_vtable = {
     .describe = remote_describe,
     .execute = remote_execute,
     .unload = remote_unload,
+    .execute_async = remote_execute_async,
 };

@@ -50,6 +50,12 @@ void inferd_upstream_record(inferd_upstream_t *u, bool ok, inferd_upstream_fail_
         b++;
     atomic_fetch_add_explicit(&u->latency_buckets[b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&u->latency_sum_ns, latency_ns, memory_order_relaxed);
+    if (ok) {
+        /* An approximate 1/8 moving average: concurrent updates may lose one. */
+        long long old = atomic_load_explicit(&u->recent_ns, memory_order_relaxed);
+        atomic_store_explicit(&u->recent_ns, old ? old + (latency_ns - old) / 8 : latency_ns,
+                              memory_order_relaxed);
+    }
 }
 
 static const char *fail_name(int k)

@@ -35,6 +35,7 @@ typedef struct inferd_upstream {
     atomic_llong latency_sum_ns;
     atomic_int consecutive_failures;
     atomic_llong down_until_ns; /* monotonic; 0 = up */
+    atomic_llong recent_ns;     /* moving average of successful calls' latency (0: none yet) */
 } inferd_upstream_t;
 
 /* The entry for base, created on first use; NULL when the table is full. Thread-safe. */

@@ -21,10 +21,21 @@
 #include "core/thread.h"
 #include "inferd/context.h"
 #include "obs/log.h"
+#include "obs/trace.h"
 #include "server/http/http_int.h"
+#include "server/http/peer_acl.h"
 #include "server/http/shm.h"
 
 /* A suspended connection's socket, watched for the client going away. */
+/* Open connections of the inference listeners minus those with a request in flight: the
+ * clients that could still send a request right now. */
+static atomic_long clients_may_send;
+
+bool inferd_http_clients_may_send(void)
+{
+    return atomic_load_explicit(&clients_may_send, memory_order_relaxed) > 0;
+}
+
 typedef struct http_watch {
     inferd_http_exchange_t *ex; /* NULL once unregistered */
     struct http_watch *next;    /* graveyard link */
@@ -47,7 +58,20 @@ struct inferd_http {
     inferd_shm_t *shm;          /* shared-memory regions registered through this front end */
     atomic_bool watch_stop;
     inferd_thread_t *watcher;
+    inferd_peer_acl_t debug_acl; /* --debug-address: non-loopback peers allowed /debug */
 };
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)conn;
+    (void)socket_context;
+    inferd_http_t *h = cls;
+    if (h->metrics_only)
+        return;
+    atomic_fetch_add_explicit(&clients_may_send, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1,
+                              memory_order_relaxed);
+}
 
 /* ------------------------------------------------------------------------------------ */
 /* Responses                                                                            */
@@ -144,19 +168,37 @@ static enum MHD_Result queue_response(inferd_http_exchange_t *ex)
     }
     if (atomic_load(&ex->srv->shutting_down))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    /* Trace context: the access log's trace id; a traced request also gets its server span
+     * and a W3C traceresponse header that names it. */
+    const inferd_ctx_t *tctx = ex->ctx;
+    char trace_hex[33];
+    static const uint8_t no_trace[16];
+    bool has_trace = tctx && memcmp(tctx->trace_id, no_trace, 16) != 0;
+    if (has_trace)
+        inferd_trace_hex(trace_hex, tctx->trace_id, 16);
+    if (tctx && tctx->traced) {
+        char tr[56];
+        inferd_trace_format_traceparent(tr, tctx->trace_id, tctx->span_id, tctx->trace_flags);
+        MHD_add_response_header(resp, "traceresponse", tr);
+    }
     enum MHD_Result r = MHD_queue_response(ex->conn, (unsigned)ex->status, resp);
     MHD_destroy_response(resp);
 
     bool is_model = ex->model_name[0] != '\0';
+    int64_t now = inferd_now_ns();
+    if (tctx && tctx->traced)
+        inferd_trace_span_server(tctx, ex->model_name, ex->model_version, ex->t_start_ns, now,
+                                 ex->status, ex->status >= 400 ? ex->error : NULL);
     inferd_log_request_t rec = {
         .request_id = ex->request_id[0] ? ex->request_id : NULL,
         .method = ex->method_name,
         .path = ex->url,
         .model_name = is_model ? ex->model_name : NULL,
         .model_version = ex->model_version[0] ? ex->model_version : NULL,
-        .latency_ms = (double)(inferd_now_ns() - ex->t_start_ns) / 1e6,
+        .latency_ms = (double)(now - ex->t_start_ns) / 1e6,
         .status_code = ex->status,
         .error = ex->status >= 400 ? ex->error : NULL,
+        .trace_id = has_trace ? trace_hex : NULL,
     };
     /* Probes and scrapes would drown the log: only model requests and errors by default. */
     if (is_model || ex->status >= 400 || inferd_log_enabled(INFERD_LOG_VERBOSE))
@@ -238,6 +280,10 @@ static void watcher_main(void *arg)
 void inferd_http_suspend(inferd_http_exchange_t *ex)
 {
     ex->suspended = true;
+    if (!ex->http->metrics_only) {
+        atomic_store(&ex->holds_client, true);
+        atomic_fetch_sub_explicit(&clients_may_send, 1, memory_order_relaxed);
+    }
     MHD_suspend_connection(ex->conn);
     watch_register(ex);
 }
@@ -245,27 +291,32 @@ void inferd_http_suspend(inferd_http_exchange_t *ex)
 void inferd_http_resume(inferd_http_exchange_t *ex)
 {
     /* release: the I/O thread that sees completed must see the results written before. */
+    if (atomic_exchange(&ex->holds_client, false))
+        atomic_fetch_add_explicit(&clients_may_send, 1, memory_order_relaxed);
     atomic_store_explicit(&ex->completed, true, memory_order_release);
     MHD_resume_connection(ex->conn);
 }
 
-bool inferd_http_peer_is_loopback(inferd_http_exchange_t *ex)
+static const struct sockaddr *peer_addr(inferd_http_exchange_t *ex)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(ex->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (!ci || !ci->client_addr)
-        return false;
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
-            return true;
-        return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
-    }
+    return ci ? ci->client_addr : NULL;
+}
+
+bool inferd_http_peer_is_loopback(inferd_http_exchange_t *ex)
+{
+    return inferd_peer_is_loopback(peer_addr(ex));
+}
+
+bool inferd_http_debug_allowed(inferd_http_exchange_t *ex)
+{
+    const struct sockaddr *sa = peer_addr(ex);
+    if (inferd_peer_is_loopback(sa) || inferd_peer_acl_match(&ex->http->debug_acl, sa))
+        return true;
+    inferd_http_respond_error(ex, INFERD_E_PERMISSION_DENIED,
+                              "/debug is served to loopback clients and --debug-address "
+                              "networks only");
     return false;
 }
 
@@ -553,8 +604,13 @@ inferd_status_t inferd_http_start(inferd_server_t *srv, const char *address, int
         return inferd_err_set(err, INFERD_E_INVALID_ARG, "invalid listen address '%s'", address);
     }
 
+    inferd_peer_acl_t acl;
+    if (inferd_peer_acl_parse(srv->opt.debug_address, &acl, err) != INFERD_OK)
+        return err ? err->code : INFERD_E_INVALID_ARG;
+
     inferd_http_t *h = inferd_xcalloc(1, sizeof(*h));
     h->srv = srv;
+    h->debug_acl = acl;
     h->metrics_only = metrics_only;
     h->watch_epfd = h->watch_wake = -1;
     h->shm = inferd_shm_create();
@@ -567,7 +623,8 @@ inferd_status_t inferd_http_start(inferd_server_t *srv, const char *address, int
         (unsigned)srv->opt.http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)srv->opt.http_idle_timeout_secs, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes,
+        NULL, MHD_OPTION_END);
     if (!h->daemon) {
         pthread_mutex_destroy(&h->watch_lock);
         pthread_mutex_destroy(&h->lock);

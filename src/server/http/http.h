@@ -23,6 +23,11 @@ size_t inferd_http_active(inferd_http_t *h);
 /* Cancels every in-flight inference (used when the exit timeout expires). */
 void inferd_http_cancel_all(inferd_http_t *h);
 
+/* False when every open client connection of the inference listeners has a request in
+ * flight, so no new request can arrive without a new connection (the scheduler's arrival
+ * probe). Thread: any; lock-free. */
+bool inferd_http_clients_may_send(void);
+
 /* Stops the daemon, closing every connection, joining its threads, and frees h. */
 void inferd_http_stop(inferd_http_t *h);
 

@@ -51,9 +51,11 @@ struct inferd_http_exchange {
     bool suspended;
     struct http_watch *watch; /* disconnect watch while suspended, or NULL */
     int watch_fd;
-    atomic_bool completed; /* the worker finished; the response can be built */
+    atomic_bool completed;    /* the worker finished; the response can be built */
+    atomic_bool holds_client; /* suspended, counted out of the clients that may send */
 
     /* For the access log. */
+    const inferd_ctx_t *ctx; /* the inference's context (trace ids, server span), or NULL */
     char request_id[INFERD_REQUEST_ID_MAX];
     char model_name[INFERD_MODEL_NAME_MAX];
     char model_version[24];
@@ -98,6 +100,10 @@ bool inferd_http_admin_allowed(inferd_http_exchange_t *ex);
 /* True if the peer of the exchange is on a loopback address. */
 bool inferd_http_peer_is_loopback(inferd_http_exchange_t *ex);
 
+/* Whether the exchange may read /debug: loopback peers and the --debug-address networks.
+ * Otherwise responds 403 and returns false. */
+bool inferd_http_debug_allowed(inferd_http_exchange_t *ex);
+
 /* Takes the request body over as a UINT8 tensor of its bytes (owner: request), so tensor
  * views into it keep it alive after the exchange ends; the exchange's body is empty
  * afterwards. An infer request that carries Inference-Header-Content-Length h has its body
@@ -116,6 +122,9 @@ const char *inferd_http_header(inferd_http_exchange_t *ex, const char *name);
 
 /* v2_repository.c: POST /v2/repository/models/{m}/load and /unload. */
 void inferd_v2_handle_repository_control(inferd_http_exchange_t *ex);
+
+/* v2_trace.c: GET/POST /v2[/models/{m}]/trace/setting (Triton's trace extension). */
+void inferd_v2_handle_trace(inferd_http_exchange_t *ex);
 
 /* v2_rest.c: handles a complete request. Either sets a response, or suspends the exchange
  * and starts asynchronous work that ends with inferd_http_resume. */

@@ -107,6 +107,12 @@ static inferd_status_t match_model(inferd_http_method_t method, cursor_t *c, inf
         if (!next_segment(c, &seg, &len))
             return found(r, INFERD_ROUTE_MODEL_METADATA, INFERD_HTTP_GET, method, err);
     }
+    if (seg_is(seg, len, "trace") && r->version < 0) { /* .../trace/setting, no version */
+        if (!next_segment(c, &seg, &len) || c->p || !seg_is(seg, len, "setting"))
+            return not_found(err);
+        return found(r, INFERD_ROUTE_TRACE_SETTING, INFERD_HTTP_GET | INFERD_HTTP_POST, method,
+                     err);
+    }
     if (c->p) /* anything after the action */
         return not_found(err);
     if (seg_is(seg, len, "ready"))
@@ -186,6 +192,7 @@ static const struct {
     {"/debug/tensors", INFERD_ROUTE_DEBUG_TENSORS, INFERD_HTTP_GET},
     {"/debug/requests", INFERD_ROUTE_DEBUG_REQUESTS, INFERD_HTTP_GET},
     {"/v2/logging", INFERD_ROUTE_LOGGING, INFERD_HTTP_GET | INFERD_HTTP_POST},
+    {"/v2/trace/setting", INFERD_ROUTE_TRACE_SETTING, INFERD_HTTP_GET | INFERD_HTTP_POST},
     /* As in Triton, this path means the statistics of every model, never the metadata of a
      * model named "stats". */
     {"/v2/models/stats", INFERD_ROUTE_MODEL_STATS, INFERD_HTTP_GET},

@@ -31,6 +31,7 @@ typedef enum {
     INFERD_ROUTE_SHM_UNREGISTER,    /* model = region name, empty: every region */
     INFERD_ROUTE_REPOSITORY_LOAD,   /* model = the model to load */
     INFERD_ROUTE_REPOSITORY_UNLOAD, /* model = the model to unload */
+    INFERD_ROUTE_TRACE_SETTING,     /* model empty: the global settings */
 } inferd_route_kind_t;
 
 typedef enum {

@@ -138,6 +138,9 @@ static inferd_status_t logging_update(const inferd_json_t *root, inferd_err_t *e
 void inferd_v2_handle_logging(inferd_http_exchange_t *ex)
 {
     if (ex->method == INFERD_HTTP_POST) {
+        /* Turning logs off hides what happens next: an admin write like load/unload. */
+        if (!inferd_http_admin_allowed(ex))
+            return;
         inferd_json_doc_t *doc;
         inferd_err_t err;
         inferd_json_limits_t lim = {(size_t)ex->srv->opt.max_json_depth, 1 << 12};
@@ -171,11 +174,8 @@ void inferd_v2_handle_logging(inferd_http_exchange_t *ex)
 
 void inferd_v2_handle_debug_requests(inferd_http_exchange_t *ex)
 {
-    if (!inferd_http_peer_is_loopback(ex)) {
-        inferd_http_respond_error(ex, INFERD_E_PERMISSION_DENIED,
-                                  "/debug is served to loopback clients only");
+    if (!inferd_http_debug_allowed(ex))
         return;
-    }
     inferd_buf_t b;
     inferd_buf_init(&b, 0);
     inferd_inflight_json(&b);

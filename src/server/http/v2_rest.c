@@ -14,6 +14,7 @@
 #include "inferd/version.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
+#include "obs/trace.h"
 #include "repo/repo.h"
 #include "sched/sched.h"
 #include "server/http/copy_stats.h"
@@ -105,7 +106,14 @@ static void handle_ready(inferd_http_exchange_t *ex)
         size_t n, ready;
         inferd_repo_counts(ex->srv->repo, &n, &ready);
         char msg[128];
-        snprintf(msg, sizeof(msg), "server is not ready: %zu of %zu models are ready", ready, n);
+        size_t stalled = inferd_server_stalled_models(ex->srv, NULL);
+        if (stalled)
+            snprintf(msg, sizeof(msg),
+                     "server is not ready: %zu of %zu models are ready, %zu of them stalled", ready,
+                     n, stalled);
+        else
+            snprintf(msg, sizeof(msg), "server is not ready: %zu of %zu models are ready", ready,
+                     n);
         inferd_http_respond_error(ex, INFERD_E_UNAVAILABLE, msg);
         return;
     }
@@ -120,9 +128,28 @@ static void handle_healthz(inferd_http_exchange_t *ex)
     /* A pure gateway is as healthy as the upstream it forwards to. */
     if (ok && ex->srv->opt.model_url)
         ok = inferd_remote_upstream_ready(ex->srv->opt.model_url);
-    inferd_http_respond_text(ex, ok ? 200 : 503, "application/json",
-                             ok ? "{\"status\":\"ok\",\"model_loaded\":true}"
-                                : "{\"status\":\"unavailable\",\"model_loaded\":false}");
+    /* Stalled models (the progress watchdog) are loaded but not serving: with some left
+     * that serve, the server is "degraded"; with none, unavailable. */
+    inferd_buf_t names;
+    inferd_buf_init(&names, 0);
+    size_t stalled = inferd_server_stalled_models(ex->srv, &names);
+    if (stalled >= ready)
+        ok = false;
+    inferd_buf_t b;
+    inferd_buf_init(&b, 0);
+    inferd_buf_printf(&b, "{\"status\":\"%s\",\"model_loaded\":%s",
+                      !ok       ? "unavailable"
+                      : stalled ? "degraded"
+                                : "ok",
+                      ok ? "true" : "false");
+    if (stalled) {
+        inferd_buf_append_str(&b, ",\"stalled_models\":[");
+        inferd_buf_append(&b, names.data, names.len);
+        inferd_buf_append_char(&b, ']');
+    }
+    inferd_buf_append_char(&b, '}');
+    inferd_buf_deinit(&names);
+    inferd_http_respond_json(ex, ok ? 200 : 503, &b);
 }
 
 static void handle_server_metadata(inferd_http_exchange_t *ex)
@@ -134,7 +161,7 @@ static void handle_server_metadata(inferd_http_exchange_t *ex)
                       "{\"name\":\"%s\",\"version\":\"%s\",\"extensions\":"
                       "[\"model_configuration\",\"binary_tensor_data\","
                       "\"classification\",\"system_shared_memory\",\"statistics\","
-                      "\"logging\",\"model_repository\"]}",
+                      "\"logging\",\"model_repository\",\"trace\"]}",
                       INFERD_SERVER_NAME, INFERD_VERSION_STRING);
     inferd_http_respond_json(ex, 200, &b);
 }
@@ -203,6 +230,17 @@ static void handle_model_ready(inferd_http_exchange_t *ex)
     inferd_model_version_t *mv = acquire(ex);
     if (!mv)
         return;
+    int64_t stalled_ms = inferd_sched_stalled_ms(mv->sched);
+    if (stalled_ms) {
+        char msg[256];
+        snprintf(msg, sizeof(msg),
+                 "model '%s' version %s is stalled: requests have waited %lld ms without "
+                 "progress",
+                 mv->name, mv->version_str, (long long)stalled_ms);
+        inferd_model_version_unref(mv);
+        inferd_http_respond_error(ex, INFERD_E_UNAVAILABLE, msg);
+        return;
+    }
     inferd_buf_t b;
     inferd_buf_init(&b, 0);
     inferd_buf_append_str(&b, "{\"name\":");
@@ -268,6 +306,7 @@ static void handle_metrics(inferd_http_exchange_t *ex)
     inferd_buf_init(&b, 0);
     inferd_metrics_render(&b, models, n);
     inferd_upstream_metrics_render(&b); /* gateway: one set of series per upstream */
+    inferd_trace_metrics_render(&b);
     for (size_t i = 0; i < n; i++)
         inferd_model_version_unref(mvs[i]);
     inferd_free(mvs);
@@ -277,11 +316,8 @@ static void handle_metrics(inferd_http_exchange_t *ex)
 
 static void handle_debug(inferd_http_exchange_t *ex)
 {
-    if (!inferd_http_peer_is_loopback(ex)) {
-        inferd_http_respond_error(ex, INFERD_E_PERMISSION_DENIED,
-                                  "/debug is served to loopback clients only");
+    if (!inferd_http_debug_allowed(ex))
         return;
-    }
     inferd_buf_t b;
     inferd_buf_init(&b, 0);
     if (ex->route.kind == INFERD_ROUTE_DEBUG_THREADS) {
@@ -650,6 +686,10 @@ static void handle_infer(inferd_http_exchange_t *ex)
     call->req.done_cb = infer_done_cb;
     call->req.done_arg = ex;
     atomic_store(&ex->call, call);
+    /* Trace context and sampling; the header strings live as long as the exchange. */
+    inferd_trace_begin(&call->req.ctx, mv->name, inferd_http_header(ex, "traceparent"),
+                       inferd_http_header(ex, "tracestate"));
+    ex->ctx = &call->req.ctx;
 
     inferd_err_t err;
     inferd_status_t st = decode_infer(ex, call, &err);
@@ -855,6 +895,7 @@ void inferd_v2_handle(inferd_http_exchange_t *ex)
     case INFERD_ROUTE_DEBUG_REQUESTS: inferd_v2_handle_debug_requests(ex); return;
     case INFERD_ROUTE_REPOSITORY_LOAD:
     case INFERD_ROUTE_REPOSITORY_UNLOAD: inferd_v2_handle_repository_control(ex); return;
+    case INFERD_ROUTE_TRACE_SETTING: inferd_v2_handle_trace(ex); return;
     case INFERD_ROUTE_NONE: break;
     }
     inferd_http_respond_error(ex, INFERD_E_NOT_FOUND, "Not Found");

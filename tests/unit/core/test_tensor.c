@@ -320,6 +320,29 @@ static void owner_accounting_returns_to_zero(void **state)
     assert_string_equal(inferd_owner_name(INFERD_OWNER_COUNT_), "unknown");
 }
 
+static void peak_bytes_is_a_high_water_mark(void **state)
+{
+    (void)state;
+    inferd_err_t err;
+    const int64_t d[] = {100};
+    inferd_tensor_peak_reset();
+    inferd_tensor_t *a = inferd_tensor_create(INFERD_DTYPE_FP32, d, 1, 0, INFERD_OWNER_ARENA, &err);
+    inferd_tensor_t *b = inferd_tensor_create(INFERD_DTYPE_FP32, d, 1, 0, INFERD_OWNER_ARENA, &err);
+    inferd_tensor_unref(a);
+    inferd_tensor_t *c =
+        inferd_tensor_create(INFERD_DTYPE_UINT8, d, 1, 0, INFERD_OWNER_ARENA, &err);
+    inferd_tensor_stats_t st;
+    inferd_tensor_stats(&st);
+    assert_int_equal(st.bytes[INFERD_OWNER_ARENA], 500);
+    assert_int_equal(st.peak_bytes[INFERD_OWNER_ARENA], 800); /* a and b were live together */
+    assert_int_equal(st.peak_bytes[INFERD_OWNER_MODEL], 0);
+    inferd_tensor_peak_reset(); /* restarts from what is live now */
+    inferd_tensor_stats(&st);
+    assert_int_equal(st.peak_bytes[INFERD_OWNER_ARENA], 500);
+    inferd_tensor_unref(b);
+    inferd_tensor_unref(c);
+}
+
 static void long_view_chain_unrefs_iteratively(void **state)
 {
     (void)state;
@@ -516,6 +539,7 @@ int main(void)
         cmocka_unit_test_teardown(view_keeps_parent_alive, teardown_check),
         cmocka_unit_test_teardown(view_out_of_range_fails, teardown_check),
         cmocka_unit_test_teardown(owner_accounting_returns_to_zero, teardown_check),
+        cmocka_unit_test_teardown(peak_bytes_is_a_high_water_mark, teardown_check),
         cmocka_unit_test_teardown(long_view_chain_unrefs_iteratively, teardown_check),
         cmocka_unit_test_teardown(bytes_validation, teardown_check),
         cmocka_unit_test_teardown(fp16_conversions, teardown_check),

@@ -1,5 +1,6 @@
 /* Tests for src/diag/inflight.c: slot claim and release, snapshots (order, current_op,
- * input shapes), a full table, and the lock-free visitor the crash handler uses. */
+ * input shapes), a full table, the lock-free visitor the crash handler uses, and running
+ * batches (members show the batch context's operator). */
 #include "test.h"
 
 #include <pthread.h>
@@ -118,11 +119,13 @@ typedef struct {
 } seen_t;
 
 static void visit_cb(void *arg, const char *request_id, const char *model, const char *version,
-                     const char *current_op, const char *inputs, int64_t start_ns)
+                     const char *current_op, const char *op_inputs, const char *inputs,
+                     int64_t start_ns)
 {
     seen_t *s = arg;
     (void)model;
     (void)version;
+    (void)op_inputs;
     (void)inputs;
     (void)start_ns;
     assert_null(current_op);
@@ -149,6 +152,93 @@ static void test_visit_unsafe(void **state)
     assert_int_equal(seen.n, 0);
 }
 
+typedef struct {
+    int n;
+    char op[32];
+    char op_inputs[INFERD_INFLIGHT_OP_INPUTS_MAX + 1];
+} batch_seen_t;
+
+static void batch_visit_cb(void *arg, const char *request_id, const char *model,
+                           const char *version, const char *current_op, const char *op_inputs,
+                           const char *inputs, int64_t start_ns)
+{
+    batch_seen_t *s = arg;
+    (void)request_id;
+    (void)model;
+    (void)version;
+    (void)inputs;
+    (void)start_ns;
+    s->n++;
+    snprintf(s->op, sizeof(s->op), "%s", current_op ? current_op : "");
+    snprintf(s->op_inputs, sizeof(s->op_inputs), "%.*s", (int)INFERD_INFLIGHT_OP_INPUTS_MAX,
+             op_inputs ? op_inputs : "");
+}
+
+/* A request that runs in a batch shows the batch context's operator and node shapes, in
+ * the snapshot, the JSON and the crash handler's visitor; once the batch ends it does not. */
+static void test_batch_members_show_runner(void **state)
+{
+    (void)state;
+    inferd_ctx_t member, runner, own;
+    inferd_ctx_init(&member);
+    inferd_ctx_init(&runner);
+    inferd_ctx_init(&own);
+    int s = inferd_inflight_add(&member, "m", "1");
+    inferd_inflight_publish(s, NULL, 0);
+    snprintf(runner.current_op_inputs, sizeof(runner.current_op_inputs), "[8,64] [64,32]");
+    atomic_store(&runner.current_op, "Gemm_3");
+    int b = inferd_inflight_batch_begin(&runner);
+    assert_true(b >= 0);
+    inferd_inflight_batch_add(b, &own); /* a context that is not listed: ignored */
+    inferd_inflight_batch_add(b, &member);
+
+    assert_int_equal(inferd_inflight_snapshot(info, INFERD_INFLIGHT_SLOTS), 1);
+    assert_string_equal(info[0].current_op, "Gemm_3");
+    assert_string_equal(info[0].current_op_inputs, "[8,64] [64,32]");
+    inferd_buf_t j;
+    inferd_buf_init(&j, 0);
+    inferd_inflight_json(&j);
+    inferd_buf_append_char(&j, '\0');
+    assert_non_null(strstr(j.data, "\"state\":\"running\""));
+    assert_non_null(strstr(j.data, "\"current_op_inputs\":\"[8,64] [64,32]\""));
+    inferd_buf_deinit(&j);
+    batch_seen_t seen = {0};
+    inferd_inflight_visit_unsafe(batch_visit_cb, &seen);
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.op, "Gemm_3");
+    assert_string_equal(seen.op_inputs, "[8,64] [64,32]");
+
+    inferd_inflight_batch_end(b);
+    assert_int_equal(inferd_inflight_snapshot(info, INFERD_INFLIGHT_SLOTS), 1);
+    assert_string_equal(info[0].current_op, "");
+    assert_string_equal(info[0].current_op_inputs, "");
+    memset(&seen, 0, sizeof(seen));
+    inferd_inflight_visit_unsafe(batch_visit_cb, &seen);
+    assert_string_equal(seen.op, "");
+    inferd_inflight_remove(s);
+    inferd_inflight_batch_end(-1);
+    inferd_inflight_batch_add(-1, &member);
+}
+
+/* Every batch slot taken: the next batch runs unlisted (-1), and a freed slot is reused. */
+static void test_batch_table_full(void **state)
+{
+    (void)state;
+    inferd_ctx_t runner;
+    inferd_ctx_init(&runner);
+    int h[INFERD_INFLIGHT_BATCHES];
+    for (int i = 0; i < INFERD_INFLIGHT_BATCHES; i++)
+        assert_true((h[i] = inferd_inflight_batch_begin(&runner)) >= 0);
+    assert_int_equal(inferd_inflight_batch_begin(&runner), -1);
+    inferd_inflight_batch_end(h[3]);
+    assert_int_equal(inferd_inflight_batch_begin(&runner), h[3]);
+    /* More members than a slot lists: the extra ones are simply not linked. */
+    for (int i = 0; i < INFERD_INFLIGHT_BATCH_MEMBERS + 4; i++)
+        inferd_inflight_batch_add(h[0], &runner);
+    for (int i = 0; i < INFERD_INFLIGHT_BATCHES; i++)
+        inferd_inflight_batch_end(h[i]);
+}
+
 /* Adders, removers and readers at once: every add gets a distinct slot, and the table is
  * empty at the end (run under TSan to check the memory orders). */
 static void *churn(void *arg)
@@ -160,6 +250,14 @@ static void *churn(void *arg)
         int s = inferd_inflight_add(&c, "churn", "1");
         inferd_inflight_publish(s, NULL, 0);
         atomic_store(&c.current_op, "Op");
+        /* Half the time it also runs in a batch, as the scheduler does. */
+        inferd_ctx_t runner;
+        inferd_ctx_init(&runner);
+        atomic_store(&runner.current_op, "BatchOp");
+        int b = i % 2 ? inferd_inflight_batch_begin(&runner) : -1;
+        inferd_inflight_batch_add(b, &c);
+        atomic_store(&c.current_op, NULL);
+        inferd_inflight_batch_end(b);
         inferd_inflight_remove(s);
     }
     return NULL;
@@ -190,8 +288,12 @@ static void test_concurrent(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_add_snapshot_remove), cmocka_unit_test(test_long_names_truncated),
-        cmocka_unit_test(test_full_table),          cmocka_unit_test(test_visit_unsafe),
+        cmocka_unit_test(test_add_snapshot_remove),
+        cmocka_unit_test(test_long_names_truncated),
+        cmocka_unit_test(test_full_table),
+        cmocka_unit_test(test_visit_unsafe),
+        cmocka_unit_test(test_batch_members_show_runner),
+        cmocka_unit_test(test_batch_table_full),
         cmocka_unit_test(test_concurrent),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -506,6 +506,153 @@ static void test_cancel_removes_queued_request(void **state)
     assert_no_live_tensors();
 }
 
+/* The progress watchdog: a request queued behind an execution that does not finish makes
+ * the scheduler stalled (and the stats gauge 1) once the bound passes; when the execution
+ * finishes and the queue drains it is not stalled any more. A lone long execution with
+ * nothing queued is not a stall. */
+static void test_watchdog_flags_a_stuck_queue(void **state)
+{
+    (void)state;
+    assert_int_equal(inferd_sched_stalled_ms(NULL), 0);
+    set_gate(false);
+    inferd_sched_set_stall_timeout_ms(20);
+    inferd_sched_t *s = make_sched(1, 8);
+    fake_req_t blocker, queued;
+    inferd_err_t err;
+    fake_req_init(&blocker);
+    assert_int_equal(inferd_sched_submit(s, &blocker.req, &err), INFERD_OK);
+    wait_running(1);
+    sleep_ms(100); /* five bounds with one execution and an empty queue */
+    assert_int_equal(inferd_sched_stalled_ms(s), 0);
+    assert_int_equal(atomic_load(&stats.stalled), 0);
+
+    fake_req_init(&queued);
+    assert_int_equal(inferd_sched_submit(s, &queued.req, &err), INFERD_OK);
+    for (int i = 0; i < 500 && inferd_sched_stalled_ms(s) == 0; i++)
+        sleep_ms(10);
+    assert_true(inferd_sched_stalled_ms(s) > 0);
+    assert_int_equal(atomic_load(&stats.stalled), 1);
+
+    set_gate(true);
+    fake_req_wait(&blocker);
+    fake_req_wait(&queued);
+    for (int i = 0; i < 500 && inferd_sched_stalled_ms(s) != 0; i++)
+        sleep_ms(10);
+    assert_int_equal(inferd_sched_stalled_ms(s), 0);
+    assert_int_equal(atomic_load(&stats.stalled), 0);
+    inferd_sched_set_stall_timeout_ms(0);
+    inferd_sched_destroy(s);
+    fake_req_deinit(&blocker);
+    fake_req_deinit(&queued);
+    assert_no_live_tensors();
+}
+
+/* ---- direct mode: a backend with execute_async ------------------------------------- */
+
+typedef struct {
+    inferd_tensor_t *const *in;
+    inferd_tensor_t **out;
+    inferd_backend_done_fn done;
+    void *arg;
+    pthread_t thread; /* where the execution was started */
+} async_call_t;
+
+static async_call_t async_calls[8];
+static int n_async_calls;
+
+static inferd_status_t fake_execute_async(inferd_ctx_t *ctx, void *state,
+                                          inferd_tensor_t *const *in, inferd_tensor_t **out,
+                                          inferd_backend_done_fn done, void *arg, inferd_err_t *err)
+{
+    (void)ctx;
+    (void)state;
+    (void)err;
+    assert_true(n_async_calls < 8);
+    async_calls[n_async_calls++] = (async_call_t){in, out, done, arg, pthread_self()};
+    return INFERD_OK;
+}
+
+static const inferd_backend_vtable_t fake_async_backend = {
+    .abi_version = INFERD_BACKEND_ABI_VERSION,
+    .name = "fake-async",
+    .execute = fake_execute,
+    .execute_async = fake_execute_async,
+};
+
+/* Completes the k-th started execution, as the backend's I/O thread would. */
+static void async_complete(int k)
+{
+    async_call_t *c = &async_calls[k];
+    c->out[0] = inferd_tensor_ref(c->in[0]);
+    c->done(c->arg, INFERD_OK, NULL);
+}
+
+/* No worker: a request that finds the execution slot free starts on the submitting
+ * thread; those that arrive meanwhile queue (bounded) and go as one batch when the running
+ * execution completes; each gets its own rows back. */
+static void test_direct_mode_runs_without_a_worker(void **state)
+{
+    (void)state;
+    n_async_calls = 0;
+    inferd_model_stats_init(&stats);
+    inferd_sched_options_t o = {.model_name = "fake",
+                                .version = 1,
+                                .instance_count = 1,
+                                .max_queue_size = 3,
+                                .backend = &fake_async_backend,
+                                .stats = &stats,
+                                .dynamic_batching = true,
+                                .max_batch_size = 4};
+    inferd_sched_t *s = NULL;
+    inferd_err_t err;
+    assert_int_equal(inferd_sched_create(&o, &s, &err), INFERD_OK);
+    fake_req_t blocker, r[3], extra;
+    fake_req_init_rows(&blocker, 1, 100);
+    assert_int_equal(inferd_sched_submit(s, &blocker.req, &err), INFERD_OK);
+    assert_int_equal(n_async_calls, 1);
+    assert_true(pthread_equal(async_calls[0].thread, pthread_self()));
+    int64_t rows[3] = {1, 2, 1};
+    for (int i = 0; i < 3; i++) {
+        fake_req_init_rows(&r[i], rows[i], (float)(10 * (i + 1)));
+        assert_int_equal(inferd_sched_submit(s, &r[i].req, &err), INFERD_OK);
+    }
+    assert_int_equal(n_async_calls, 1); /* the slot is taken: they queue */
+    assert_int_equal(atomic_load(&stats.pending), 3);
+    fake_req_init_rows(&extra, 1, 0);
+    assert_int_equal(inferd_sched_submit(s, &extra.req, &err), INFERD_E_RESOURCE_EXHAUSTED);
+    async_complete(0);
+    assert_true(atomic_load(&blocker.done));
+    assert_int_equal(blocker.req.status, INFERD_OK);
+    assert_int_equal(n_async_calls, 2); /* the completion started the queued batch */
+    assert_int_equal(async_calls[1].in[0]->dims[0], 4);
+    assert_false(atomic_load(&r[0].done));
+    async_complete(1);
+    for (int i = 0; i < 3; i++) {
+        assert_true(atomic_load(&r[i].done));
+        assert_int_equal(r[i].req.status, INFERD_OK);
+        const inferd_tensor_t *out = r[i].out[0];
+        assert_int_equal(out->dims[0], rows[i]);
+        assert_memory_equal(out->data, r[i].in[0]->data, r[i].in[0]->nbytes);
+    }
+    assert_int_equal(atomic_load(&stats.exec_count), 2);
+    assert_int_equal(atomic_load(&stats.inference_count), 5);
+    assert_int_equal(atomic_load(&stats.pending), 0);
+    /* The slot is free again: the next request starts at once. */
+    fake_req_t again;
+    fake_req_init_rows(&again, 1, 7);
+    assert_int_equal(inferd_sched_submit(s, &again.req, &err), INFERD_OK);
+    assert_int_equal(n_async_calls, 3);
+    async_complete(2);
+    assert_true(atomic_load(&again.done));
+    inferd_sched_destroy(s);
+    fake_req_deinit(&blocker);
+    fake_req_deinit(&extra);
+    fake_req_deinit(&again);
+    for (int i = 0; i < 3; i++)
+        fake_req_deinit(&r[i]);
+    assert_no_live_tensors();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -519,6 +666,8 @@ int main(void)
         cmocka_unit_test(test_queue_timeout_reject_answers_while_busy),
         cmocka_unit_test(test_queue_timeout_delay_reorders),
         cmocka_unit_test(test_cancel_removes_queued_request),
+        cmocka_unit_test(test_watchdog_flags_a_stuck_queue),
+        cmocka_unit_test(test_direct_mode_runs_without_a_worker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

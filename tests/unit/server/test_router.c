@@ -129,6 +129,25 @@ static void test_observability_paths(void **state)
     assert_int_equal(route.kind, INFERD_ROUTE_DEBUG_REQUESTS);
 }
 
+static void test_trace_setting_paths(void **state)
+{
+    (void)state;
+    assert_int_equal(match(INFERD_HTTP_GET, "/v2/trace/setting"), INFERD_OK);
+    assert_int_equal(route.kind, INFERD_ROUTE_TRACE_SETTING);
+    assert_string_equal(route.model, "");
+    assert_int_equal(match(INFERD_HTTP_POST, "/v2/models/digits/trace/setting"), INFERD_OK);
+    assert_int_equal(route.kind, INFERD_ROUTE_TRACE_SETTING);
+    assert_string_equal(route.model, "digits");
+    assert_int_equal(match(INFERD_HTTP_OTHER, "/v2/models/m/trace/setting"),
+                     INFERD_E_METHOD_NOT_ALLOWED);
+    /* As in Triton: no version path, nothing after "setting". */
+    assert_int_equal(match(INFERD_HTTP_GET, "/v2/models/m/versions/1/trace/setting"),
+                     INFERD_E_NOT_FOUND);
+    assert_int_equal(match(INFERD_HTTP_GET, "/v2/models/m/trace/setting/x"), INFERD_E_NOT_FOUND);
+    assert_int_equal(match(INFERD_HTTP_GET, "/v2/models/m/trace"), INFERD_E_NOT_FOUND);
+    assert_int_equal(match(INFERD_HTTP_GET, "/v2/models/m/trace/settings"), INFERD_E_NOT_FOUND);
+}
+
 static void test_name_decoding(void **state)
 {
     (void)state;
@@ -186,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_name_decoding),
         cmocka_unit_test(test_observability_paths),
         cmocka_unit_test(test_shm_paths),
+        cmocka_unit_test(test_trace_setting_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

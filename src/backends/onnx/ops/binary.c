@@ -13,6 +13,7 @@
 
 #include <string.h>
 
+#include "backends/onnx/kernels/simd_f32.h"
 #include "core/alloc.h"
 
 typedef enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_COUNT_ } bin_kind_t;
@@ -99,7 +100,17 @@ typedef struct binary_data {
     BIN_LOOP(mul_##sfx, T, WRAP(T, x, *, y))                                                       \
     DIV_INT_LOOP(div_##sfx, T, SIGNED)
 
-FLOAT_LOOPS(f32, float)
+/* FP32 runs on the vectorized loops of kernels/simd_f32.c. */
+#define SIMD_LOOP(name, fn)                                                                        \
+    static bool name(const void *a, int64_t sa, const void *b, int64_t sb, void *o, int64_t n)     \
+    {                                                                                              \
+        fn(a, sa, b, sb, o, n);                                                                    \
+        return true;                                                                               \
+    }
+SIMD_LOOP(add_f32, inferd_simd_add)
+SIMD_LOOP(sub_f32, inferd_simd_sub)
+SIMD_LOOP(mul_f32, inferd_simd_mul)
+SIMD_LOOP(div_f32, inferd_simd_div)
 FLOAT_LOOPS(f64, double)
 INT_LOOPS(i8, int8_t, 1)
 INT_LOOPS(i16, int16_t, 1)
@@ -206,6 +217,9 @@ static inferd_status_t binary_compute(const inferd_onnx_node_t *node, inferd_ten
             return inferd_err_set(err, INFERD_E_INVALID_ARG, "integer division by zero");
         inferd_onnx_bcast_next(&w);
     }
+    /* A fused activation (the residual Add + Relu of ResNets), FP32 only. */
+    if (node->epilogue.kind != INFERD_ONNX_ACT_NONE)
+        inferd_simd_act(&node->epilogue, out[0]->data, (int64_t)inferd_tensor_numel(out[0]));
     return INFERD_OK;
 }
 
@@ -235,6 +249,7 @@ static inferd_status_t binary_init(inferd_onnx_init_t *ic, bin_kind_t kind, infe
     *p = d;
     ic->node->op_data = p;
     ic->node->compute = binary_compute;
+    ic->node->epilogue_done = true; /* binary_compute applies node->epilogue */
     ic->out_types[0] = ta;
     return INFERD_OK;
 }

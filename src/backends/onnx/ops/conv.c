@@ -1,12 +1,15 @@
 /* Convolutions: Conv, ConvTranspose, ConvInteger and QLinearConv, in 1 to 6 spatial dims.
  *
  * Conv lowers each (batch, group) to one GEMM: im2col unrolls the input windows into a
- * [C/group * prod(kernel), prod(out)] matrix and OpenBLAS multiplies the group's
- * [M/group, C/group * prod(kernel)] weights by it. The column buffer is allocated once per
+ * [C/group * prod(kernel), prod(out)] matrix and the engine's row-stable GEMM
+ * (kernels/sgemm.c) computes act(weights * columns + bias), the fused activation included,
+ * so an image's outputs do not depend on its batch. The column buffer is allocated once per
  * call and reused across batches and groups; a 1x1 kernel with unit stride and no padding
- * skips it and reads the input directly. 2-D windows (the hot case) unroll whole rows with
- * memcpy; depthwise 2-D convolutions (one input channel per group) skip the GEMM and
- * accumulate shifted rows directly. ConvTranspose is the adjoint: a GEMM with the
+ * skips it and reads the input directly. 2-D windows (the hot case) are unrolled straight
+ * into the GEMM's packed panels (kernels/conv_im2col.c), and a group-1 batch is split by
+ * images over the intra-op pool; depthwise 2-D convolutions (one input channel per group)
+ * skip the GEMM and accumulate shifted rows directly. OpenBLAS remains for Winograd and
+ * for when a scratch allocation fails. ConvTranspose is the adjoint: a GEMM with the
  * transposed weights produces columns that col2im scatters (adds) into the output.
  * The integer convolutions subtract the zero points while unrolling, accumulate exactly in
  * int32 and, for QLinearConv, requantize per output channel.
@@ -19,10 +22,15 @@
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
+#include "backends/onnx/kernels/conv_im2col.h"
+#include "backends/onnx/kernels/sgemm.h"
+#include "backends/onnx/kernels/simd_f32.h"
 #include "backends/onnx/ops/spatial.h"
 #include "core/alloc.h"
+#include "core/pool.h"
 
 typedef struct conv_data {
     inferd_onnx_spatial_t sp;
@@ -125,46 +133,6 @@ static void valid_cols(int64_t off, int64_t s, int64_t w, int64_t ow_n, int64_t 
     h = h < ow_n ? h : ow_n;
     *lo = l;
     *hi = h > l ? h : l;
-}
-
-/* im2col for 2-D windows, the hot case: each (channel, kh, kw) row is built from whole
- * input rows, with the padded edges zeroed once and the valid middle copied (memcpy at
- * stride 1). */
-static void im2col_2d_f32(const float *x, int64_t c, const inferd_onnx_window_t *w, float *col)
-{
-    int64_t ih_n = w->in[0], iw_n = w->in[1], oh_n = w->out[0], ow_n = w->out[1];
-    int64_t kh_n = w->k[0], kw_n = w->k[1];
-    for (int64_t ch = 0; ch < c; ch++) {
-        const float *xc = x + ch * ih_n * iw_n;
-        for (int64_t kh = 0; kh < kh_n; kh++) {
-            for (int64_t kw = 0; kw < kw_n; kw++) {
-                float *row = col + ((ch * kh_n + kh) * kw_n + kw) * oh_n * ow_n;
-                int64_t off_w = kw * w->d[1] - w->pb[1], lo, hi;
-                valid_cols(off_w, w->s[1], iw_n, ow_n, &lo, &hi);
-                for (int64_t oh = 0; oh < oh_n; oh++) {
-                    float *dst = row + oh * ow_n;
-                    int64_t ih = oh * w->s[0] - w->pb[0] + kh * w->d[0];
-                    if (ih < 0 || ih >= ih_n) {
-                        memset(dst, 0, (size_t)ow_n * sizeof(float));
-                        continue;
-                    }
-                    /* Indexed as src[ow * stride + off_w]; off_w may be negative, so no pointer is
-                     * formed before the row. */
-                    const float *src = xc + ih * iw_n;
-                    if (lo > 0)
-                        memset(dst, 0, (size_t)lo * sizeof(float));
-                    if (w->s[1] == 1) {
-                        memcpy(dst + lo, src + lo + off_w, (size_t)(hi - lo) * sizeof(float));
-                    } else {
-                        for (int64_t ow = lo; ow < hi; ow++)
-                            dst[ow] = src[ow * w->s[1] + off_w];
-                    }
-                    if (hi < ow_n)
-                        memset(dst + hi, 0, (size_t)(ow_n - hi) * sizeof(float));
-                }
-            }
-        }
-    }
 }
 
 /* dst[i] += a * src[i]. Unrolled by eight with restrict pointers so that the -O2 SLP
@@ -528,6 +496,105 @@ static inferd_status_t wino_conv(const conv_data_t *d, const conv_geom_t *g, con
     return INFERD_OK;
 }
 
+/* A batch of a group-1 2-D convolution on the panel path, split by images over the
+ * intra-op pool: each task unrolls and multiplies its own images in its own panels, with
+ * the GEMM on that task's thread only. An image's arithmetic is the same as on one
+ * thread, so the outputs do not depend on the split. */
+typedef struct conv_par {
+    const inferd_onnx_node_t *node;
+    const conv_geom_t *g;
+    const float *x, *wt, *bias;
+    float *y;
+    const inferd_conv_seg_t *table;
+    float *panels; /* per task: task * per */
+    int64_t kdim, per, n_tasks;
+    atomic_bool failed;
+} conv_par_t;
+
+static void conv_par_task(void *arg, int64_t task)
+{
+    conv_par_t *p = arg;
+    const conv_geom_t *g = p->g;
+    const inferd_onnx_window_t *w = &g->w;
+    int64_t in_size = w->in[0] * w->in[1], out_size = w->out[0] * w->out[1];
+    float *panels = p->panels + task * p->per;
+    inferd_sgemm_pack_t pack = {.n = out_size,
+                                .k = p->kdim,
+                                .n_panels =
+                                    (out_size + INFERD_SGEMM_PANEL - 1) / INFERD_SGEMM_PANEL,
+                                .panels = panels};
+    for (int64_t n = g->n * task / p->n_tasks; n < g->n * (task + 1) / p->n_tasks; n++) {
+        inferd_conv_im2col_panels(p->x + n * g->c * in_size, g->c, w, p->table, panels);
+        inferd_sgemm_job_t job = {.m = g->m,
+                                  .n = out_size,
+                                  .k = p->kdim,
+                                  .a = p->wt,
+                                  .lda = p->kdim,
+                                  .pack = &pack,
+                                  .y = p->y + n * g->m * out_size,
+                                  .ldy = out_size,
+                                  .alpha = 1.0f,
+                                  .beta = 1.0f,
+                                  .c = p->bias,
+                                  .c_rs = 1,
+                                  .c_cs = 0,
+                                  .act = p->node->epilogue,
+                                  .max_threads = 1};
+        if (!inferd_sgemm_run(&job))
+            atomic_store(&p->failed, true);
+    }
+}
+
+/* Threads a batch of n images may use (the calling thread's intra-op budget), 1 when
+ * there is no pool. */
+static int64_t conv_threads(int64_t n)
+{
+    inferd_pool_t *pool = inferd_pool_default();
+    if (!pool || n < 2)
+        return 1;
+    int64_t t = inferd_pool_budget();
+    if (t <= 0)
+        t = inferd_pool_workers(pool) + 1;
+    return t < n ? t : n;
+}
+
+static inferd_status_t conv_par_f32(const inferd_onnx_node_t *node, const conv_geom_t *g,
+                                    const float *x, const float *wt, const float *bias, float *y,
+                                    int64_t kdim, int64_t n_tasks, inferd_err_t *err)
+{
+    const inferd_onnx_window_t *w = &g->w;
+    int64_t out_size = w->out[0] * w->out[1];
+    /* A multiple of 16 floats: every task's panels stay 64-byte aligned. */
+    int64_t per =
+        (out_size + INFERD_SGEMM_PANEL - 1) / INFERD_SGEMM_PANEL * INFERD_SGEMM_PANEL * kdim;
+    int64_t segs = inferd_conv_im2col_table_size(w);
+    float *buf = scratch_alloc(n_tasks, per, sizeof(float),
+                               16 * sizeof(float) + (size_t)segs * sizeof(inferd_conv_seg_t));
+    if (!buf)
+        return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED,
+                              "out of memory for the im2col buffer");
+    conv_par_t p = {.node = node,
+                    .g = g,
+                    .x = x,
+                    .wt = wt,
+                    .bias = bias,
+                    .y = y,
+                    .panels = (float *)(((uintptr_t)buf + 63) & ~(uintptr_t)63),
+                    .kdim = kdim,
+                    .per = per,
+                    .n_tasks = n_tasks};
+    inferd_conv_seg_t *table = (inferd_conv_seg_t *)(p.panels + n_tasks * per);
+    inferd_conv_im2col_table(w, table);
+    p.table = table;
+    atomic_init(&p.failed, false);
+    inferd_pool_parallel_for(inferd_pool_default(), n_tasks, (int)n_tasks, conv_par_task, &p);
+    inferd_free(buf);
+    if (atomic_load(&p.failed))
+        return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED,
+                              "out of memory for the convolution");
+    return INFERD_OK;
+}
+
 static inferd_status_t conv_f32(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
                                 inferd_tensor_t *const *out, inferd_err_t *err)
 {
@@ -550,54 +617,106 @@ static inferd_status_t conv_f32(const inferd_onnx_node_t *node, inferd_tensor_t 
     const conv_data_t *cd = node->op_data;
     if (cd->wino_u && wino_worth_it(cd, &g)) {
         inferd_status_t rc = wino_conv(cd, &g, x, bias, y, err);
+        if (rc == INFERD_OK)
+            inferd_simd_act(&node->epilogue, y, (int64_t)inferd_tensor_numel(out[0]));
         if (rc != INFERD_E_RESOURCE_EXHAUSTED)
             return rc;
         /* Winograd's buffers are larger than im2col's; try the smaller path. */
         inferd_err_clear(err);
     }
     bool direct = is_pointwise(w);
-    /* One input channel per group (depthwise, any multiplier): a direct kernel beats
-     * im2col + a one-row GEMM by a wide margin. */
-    bool depthwise = cg == 1 && w->nsp == 2 && !direct;
+    /* One input channel per group of several groups (depthwise, any multiplier): a direct
+     * kernel beats im2col + a one-row GEMM by a wide margin. A group-1 convolution of a
+     * one-channel image (LeNet's first layer) is one GEMM with M rows instead. */
+    bool depthwise = cg == 1 && g.group > 1 && w->nsp == 2 && !direct;
+    /* 2-D windows are unrolled straight into the GEMM's panel layout (kernels/conv_im2col.c),
+     * other ranks into a row-major column matrix. */
+    bool panels = !direct && !depthwise && kdim > 0 && inferd_conv_im2col_fits(w);
+    int64_t n_tasks = panels && g.group == 1 ? conv_threads(g.n) : 1;
+    if (n_tasks > 1)
+        return conv_par_f32(node, &g, x, wt, bias, y, kdim, n_tasks, err);
+    int64_t n_panels = (out_size + INFERD_SGEMM_PANEL - 1) / INFERD_SGEMM_PANEL;
     float *col = NULL;
-    if (!direct && !depthwise && kdim > 0) {
+    inferd_conv_seg_t *table = NULL;
+    inferd_sgemm_pack_t pack = {.n = out_size, .k = kdim, .n_panels = n_panels};
+    if (panels) {
+        /* The panels, 64-byte aligned, then the segment table. */
+        int64_t segs = inferd_conv_im2col_table_size(w);
+        col = scratch_alloc(kdim * n_panels, INFERD_SGEMM_PANEL, sizeof(float),
+                            16 * sizeof(float) + (size_t)segs * sizeof(inferd_conv_seg_t));
+        if (col) {
+            pack.panels = (float *)(((uintptr_t)col + 63) & ~(uintptr_t)63);
+            table = (inferd_conv_seg_t *)(pack.panels + n_panels * INFERD_SGEMM_PANEL * kdim);
+            inferd_conv_im2col_table(w, table);
+        }
+    } else if (!direct && !depthwise && kdim > 0) {
         col = scratch_alloc(kdim, out_size, sizeof(float), 0);
-        if (!col)
-            return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED,
-                                  "out of memory for the im2col buffer");
     }
+    if ((panels || (!direct && !depthwise && kdim > 0)) && !col)
+        return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED,
+                              "out of memory for the im2col buffer");
     for (int64_t n = 0; n < g.n; n++) {
         for (int64_t gi = 0; gi < g.group; gi++) {
             const float *xg = x + (n * g.c + gi * cg) * in_size;
             float *yg = y + (n * g.m + gi * mg) * out_size;
+            const float *src = xg;
+            if (!depthwise && kdim > 0) {
+                if (panels)
+                    inferd_conv_im2col_panels(xg, cg, w, table, pack.panels);
+                else if (!direct)
+                    im2col_f32(xg, cg, w, col);
+                if (!direct && !panels)
+                    src = col;
+                /* Y = act(W * columns + bias): every element is one k-ascending sum on
+                 * every path of the engine's GEMM, so an image's outputs do not depend on
+                 * the rest of the batch. It fails only when out of scratch memory; the
+                 * BLAS path below then takes over (not with panels, which BLAS cannot
+                 * read). */
+                inferd_sgemm_job_t job = {.m = mg,
+                                          .n = out_size,
+                                          .k = kdim,
+                                          .a = wt + gi * mg * kdim,
+                                          .lda = kdim,
+                                          .pack = panels ? &pack : NULL,
+                                          .b = src,
+                                          .ldb = out_size,
+                                          .y = yg,
+                                          .ldy = out_size,
+                                          .alpha = 1.0f,
+                                          .beta = 1.0f,
+                                          .c = bias ? bias + gi * mg : NULL,
+                                          .c_rs = 1,
+                                          .c_cs = 0,
+                                          .act = node->epilogue};
+                if (inferd_sgemm_run(&job))
+                    continue;
+                if (panels) {
+                    inferd_free(col);
+                    return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED,
+                                          "out of memory for the convolution");
+                }
+            }
             for (int64_t m = 0; m < mg; m++) {
                 float b = bias ? bias[gi * mg + m] : 0.0f;
                 for (int64_t i = 0; i < out_size; i++)
                     yg[m * out_size + i] = b;
             }
-            if (kdim == 0)
-                continue;
-            if (depthwise) {
-                for (int64_t m = 0; m < mg; m++)
-                    depthwise_2d_f32(xg, wt + (gi * mg + m) * kdim, w, yg + m * out_size);
-                continue;
-            }
-            const float *src = xg;
-            if (!direct) {
-                if (w->nsp == 2)
-                    im2col_2d_f32(xg, cg, w, col);
-                else
-                    im2col_f32(xg, cg, w, col);
-                src = col;
-            }
             const float *wg = wt + gi * mg * kdim;
-            if (mg == 1)
+            if (kdim == 0) {
+                /* only the bias */
+            } else if (depthwise) {
+                for (int64_t m = 0; m < mg; m++)
+                    depthwise_2d_f32(xg, wg + m * kdim, w, yg + m * out_size);
+            } else if (mg == 1) {
                 cblas_sgemv(CblasRowMajor, CblasTrans, (int)kdim, (int)out_size, 1.0f, src,
                             (int)out_size, wg, 1, 1.0f, yg, 1);
-            else
+            } else {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)out_size,
                             (int)kdim, 1.0f, wg, (int)kdim, src, (int)out_size, 1.0f, yg,
                             (int)out_size);
+            }
+            /* The fused activation (node->epilogue), which the GEMM path applies itself. */
+            inferd_simd_act(&node->epilogue, yg, mg * out_size);
         }
     }
     inferd_free(col);
@@ -635,6 +754,7 @@ static inferd_status_t conv_init(inferd_onnx_init_t *ic, inferd_err_t *err)
     if (!wino_prepare(ic, &d))
         set_data(ic, &d);
     ic->node->compute = conv_f32;
+    ic->node->epilogue_done = true; /* conv_f32 applies node->epilogue on every path */
     ic->out_types[0] = t;
     return INFERD_OK;
 }

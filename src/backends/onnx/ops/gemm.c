@@ -3,11 +3,11 @@
  * Gemm: Y = alpha * op(A) * op(B) + beta * C, with op() the optional transposes and C
  * broadcast to [M, N] (unidirectionally; optional from opset 11). MatMul follows
  * numpy.matmul: 1-D operands are promoted (and the added dim dropped again), leading
- * batch dims broadcast. FP32 goes to OpenBLAS (sgemv when a side is a single vector,
- * where sgemm would still pack), and a MatMul whose B has no batch dims is one sgemm over
- * all of A's rows. FP64 (both ops) and INT32/INT64 (MatMul) use plain loops.
- *
- * The transposes are passed to BLAS as flags, never materialized. */
+ * batch dims broadcast. FP32 goes to the row-stable kernel (kernels/sgemm.h): a constant
+ * B (the weights) is packed into panels once at load, C and a fused activation
+ * (node->epilogue) are applied in the kernel's output pass, and a MatMul whose B has no
+ * batch dims is one product over all of A's rows. FP64 (both ops) and INT32/INT64
+ * (MatMul) use plain loops. */
 #include "backends/onnx/ops/ops.h"
 
 #include <cblas.h>
@@ -27,24 +27,24 @@ static inferd_status_t check_blas_dims(int64_t m, int64_t n, int64_t k, inferd_e
     return INFERD_OK;
 }
 
-/* Row-major Y[M,N] = alpha * op(A) * op(B) + beta * Y for float. lda/ldb are the stored
- * row lengths. The row-stable kernel (kernels/sgemm.h) keeps a request's answer identical
- * whether it runs alone or in a batch; BLAS is only the fallback when that kernel cannot
- * get its scratch memory. */
-static void sgemm_rm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-                     int64_t lda, const float *b, int64_t ldb, float beta, float *y)
+/* Runs a float product; when the row-stable kernel cannot get scratch memory (a
+ * transposed operand that is not prepacked), falls back to BLAS with the same
+ * semantics, C and activation applied afterwards. */
+static void sgemm_job(const inferd_sgemm_job_t *j)
 {
-    if (m == 0 || n == 0)
+    if (j->m == 0 || j->n == 0 || inferd_sgemm_run(j))
         return;
-    if (inferd_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, y))
-        return;
-    if (k == 0) {
-        for (int64_t i = 0; i < m * n; i++)
-            y[i] *= beta;
-        return;
-    }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, y, (int)n);
+    float *y = j->y;
+    for (int64_t i = 0; i < j->m; i++)
+        for (int64_t q = 0; q < j->n; q++)
+            y[i * j->ldy + q] = j->c ? j->beta * j->c[i * j->c_rs + q * j->c_cs] : 0.0f;
+    if (j->k > 0) /* b is B's own data, prepacked or not */
+        cblas_sgemm(CblasRowMajor, j->trans_a ? CblasTrans : CblasNoTrans,
+                    j->trans_b ? CblasTrans : CblasNoTrans, (int)j->m, (int)j->n, (int)j->k,
+                    j->alpha, j->a, (int)j->lda, j->b, (int)j->ldb, 1.0f, y, (int)j->ldy);
+    for (int64_t i = 0; i < j->m; i++)
+        for (int64_t q = 0; q < j->n; q++)
+            y[i * j->ldy + q] = inferd_sgemm_act(j->act, y[i * j->ldy + q]);
 }
 
 /* The double version as a plain loop: Y = alpha * op(A) * op(B) + beta * Y. */
@@ -69,7 +69,16 @@ static void dgemm_rm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double a
 typedef struct gemm_data {
     float alpha, beta;
     bool ta, tb;
+    inferd_sgemm_pack_t *pack; /* FP32 with a constant B: B packed at load */
 } gemm_data_t;
+
+static void gemm_data_free(void *p)
+{
+    gemm_data_t *d = p;
+    if (d)
+        inferd_sgemm_pack_destroy(d->pack);
+    inferd_free(d);
+}
 
 typedef struct gemm_dims {
     int64_t m, n, k;
@@ -124,34 +133,61 @@ static inferd_status_t gemm_reshape(const inferd_onnx_node_t *node, inferd_tenso
     return INFERD_OK;
 }
 
-/* Fills Y with beta * C broadcast; returns the beta to pass on to the product. */
-#define GEMM_KERNEL(name, T, GEMM)                                                                 \
-    static inferd_status_t name(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,        \
-                                inferd_tensor_t *const *out, inferd_err_t *err)                    \
-    {                                                                                              \
-        const gemm_data_t *d = node->op_data;                                                      \
-        gemm_dims_t g;                                                                             \
-        if (gemm_shape(d, in, &g, err) != INFERD_OK)                                               \
-            return err ? err->code : INFERD_E_INVALID_ARG;                                         \
-        T *y = out[0]->data;                                                                       \
-        T beta = 0;                                                                                \
-        if (in[2] && d->beta != 0) {                                                               \
-            const T *c = in[2]->data;                                                              \
-            for (int64_t i = 0; i < g.m; i++)                                                      \
-                for (int64_t j = 0; j < g.n; j++)                                                  \
-                    y[i * g.n + j] =                                                               \
-                        (T)d->beta * c[(g.cm == 1 ? 0 : i) * g.cn + (g.cn == 1 ? 0 : j)];          \
-            beta = 1;                                                                              \
-        } else {                                                                                   \
-            memset(y, 0, out[0]->nbytes);                                                          \
-        }                                                                                          \
-        GEMM(d->ta, d->tb, g.m, g.n, g.k, (T)d->alpha, in[0]->data, in[0]->dims[1], in[1]->data,   \
-             in[1]->dims[1], beta, y);                                                             \
-        return INFERD_OK;                                                                          \
+static inferd_status_t gemm_f32(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
+                                inferd_tensor_t *const *out, inferd_err_t *err)
+{
+    const gemm_data_t *d = node->op_data;
+    gemm_dims_t g;
+    if (gemm_shape(d, in, &g, err) != INFERD_OK)
+        return err ? err->code : INFERD_E_INVALID_ARG;
+    inferd_sgemm_job_t j = {.m = g.m,
+                            .n = g.n,
+                            .k = g.k,
+                            .trans_a = d->ta,
+                            .a = in[0]->data,
+                            .lda = in[0]->dims[1],
+                            .pack = d->pack,
+                            .b = in[1]->data,
+                            .ldb = in[1]->dims[1],
+                            .trans_b = d->tb,
+                            .y = out[0]->data,
+                            .ldy = g.n,
+                            .alpha = d->alpha,
+                            .beta = d->beta,
+                            .act = node->epilogue};
+    if (in[2] && d->beta != 0) {
+        /* C broadcast by strides: a bias row [N] or [1,N] is read once per row. */
+        j.c = in[2]->data;
+        j.c_rs = g.cm == 1 ? 0 : g.cn;
+        j.c_cs = g.cn == 1 ? 0 : 1;
     }
+    sgemm_job(&j);
+    return INFERD_OK;
+}
 
-GEMM_KERNEL(gemm_f32, float, sgemm_rm)
-GEMM_KERNEL(gemm_f64, double, dgemm_rm)
+static inferd_status_t gemm_f64(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
+                                inferd_tensor_t *const *out, inferd_err_t *err)
+{
+    const gemm_data_t *d = node->op_data;
+    gemm_dims_t g;
+    if (gemm_shape(d, in, &g, err) != INFERD_OK)
+        return err ? err->code : INFERD_E_INVALID_ARG;
+    double *y = out[0]->data;
+    double beta = 0;
+    if (in[2] && d->beta != 0) {
+        const double *c = in[2]->data;
+        for (int64_t i = 0; i < g.m; i++)
+            for (int64_t q = 0; q < g.n; q++)
+                y[i * g.n + q] =
+                    (double)d->beta * c[(g.cm == 1 ? 0 : i) * g.cn + (g.cn == 1 ? 0 : q)];
+        beta = 1;
+    } else {
+        memset(y, 0, out[0]->nbytes);
+    }
+    dgemm_rm(d->ta, d->tb, g.m, g.n, g.k, (double)d->alpha, in[0]->data, in[0]->dims[1],
+             in[1]->data, in[1]->dims[1], beta, y);
+    return INFERD_OK;
+}
 
 static inferd_status_t gemm_init(inferd_onnx_init_t *ic, inferd_err_t *err)
 {
@@ -173,9 +209,19 @@ static inferd_status_t gemm_init(inferd_onnx_init_t *ic, inferd_err_t *err)
         return err ? err->code : INFERD_E_INVALID_ARG;
     d.ta = ta != 0;
     d.tb = tb != 0;
+    d.pack = NULL;
+    const inferd_tensor_t *b = ic->in_consts[1];
+    if (t == INFERD_DTYPE_FP32 && b && b->ndim == 2) {
+        /* Weights: packed once here; if that fails the product packs or reads B per run. */
+        int64_t n = d.tb ? b->dims[0] : b->dims[1], k = d.tb ? b->dims[1] : b->dims[0];
+        d.pack = inferd_sgemm_pack_create(d.tb, n, k, b->data, b->dims[1], INFERD_OWNER_MODEL);
+    }
     gemm_data_t *p = inferd_xmalloc(sizeof(*p));
     *p = d;
     ic->node->op_data = p;
+    ic->node->free_op_data = gemm_data_free;
+    /* The FP32 kernel applies node->epilogue (set by the fusion pass) itself. */
+    ic->node->epilogue_done = t == INFERD_DTYPE_FP32;
     ic->out_types[0] = t;
     return INFERD_OK;
 }
@@ -235,21 +281,60 @@ static inferd_status_t matmul_reshape(const inferd_onnx_node_t *node, inferd_ten
     return INFERD_OK;
 }
 
-/* One [m,k] x [k,n] product into zeroed y. */
-static void mm_f32(const void *a, const void *b, void *y, int64_t m, int64_t n, int64_t k)
+/* Parameters of a MatMul node. */
+typedef struct matmul_data matmul_data_t;
+
+/* One [m,k] x [k,n] product into y (every element written). b is B's data; d->pack,
+ * when set, is the same B packed (FP32 only). */
+typedef void (*mm_fn)(const matmul_data_t *d, const inferd_onnx_node_t *node, const void *a,
+                      const void *b, void *y, int64_t m, int64_t n, int64_t k);
+
+struct matmul_data {
+    mm_fn mm;
+    inferd_sgemm_pack_t *pack; /* FP32 with a constant B of rank <= 2: packed at load */
+};
+
+static void matmul_data_free(void *p)
 {
-    sgemm_rm(false, false, m, n, k, 1.0f, a, k, b, n, 0.0f, y);
+    matmul_data_t *d = p;
+    if (d)
+        inferd_sgemm_pack_destroy(d->pack);
+    inferd_free(d);
 }
 
-static void mm_f64(const void *a, const void *b, void *y, int64_t m, int64_t n, int64_t k)
+static void mm_f32(const matmul_data_t *d, const inferd_onnx_node_t *node, const void *a,
+                   const void *b, void *y, int64_t m, int64_t n, int64_t k)
 {
+    inferd_sgemm_job_t j = {.m = m,
+                            .n = n,
+                            .k = k,
+                            .a = a,
+                            .lda = k,
+                            .pack = d->pack && d->pack->n == n && d->pack->k == k ? d->pack : NULL,
+                            .b = b,
+                            .ldb = n,
+                            .y = y,
+                            .ldy = n,
+                            .alpha = 1.0f,
+                            .act = node->epilogue};
+    sgemm_job(&j);
+}
+
+static void mm_f64(const matmul_data_t *d, const inferd_onnx_node_t *node, const void *a,
+                   const void *b, void *y, int64_t m, int64_t n, int64_t k)
+{
+    (void)d;
+    (void)node;
     dgemm_rm(false, false, m, n, k, 1.0, a, k, b, n, 0.0, y);
 }
 
 /* Integer products wrap like the elementwise ops: accumulate in uint64_t. */
 #define MM_INT(name, T)                                                                            \
-    static void name(const void *pa, const void *pb, void *py, int64_t m, int64_t n, int64_t k)    \
+    static void name(const matmul_data_t *d, const inferd_onnx_node_t *node, const void *pa,       \
+                     const void *pb, void *py, int64_t m, int64_t n, int64_t k)                    \
     {                                                                                              \
+        (void)d;                                                                                   \
+        (void)node;                                                                                \
         const T *a = pa, *b = pb;                                                                  \
         T *y = py;                                                                                 \
         for (int64_t i = 0; i < m; i++)                                                            \
@@ -264,26 +349,24 @@ static void mm_f64(const void *a, const void *b, void *y, int64_t m, int64_t n, 
 MM_INT(mm_i32, int32_t)
 MM_INT(mm_i64, int64_t)
 
-typedef void (*mm_fn)(const void *a, const void *b, void *y, int64_t m, int64_t n, int64_t k);
-
 static inferd_status_t matmul_compute(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
                                       inferd_tensor_t *const *out, inferd_err_t *err)
 {
-    mm_fn mm = *(const mm_fn *)node->op_data;
+    const matmul_data_t *d = node->op_data;
+    mm_fn mm = d->mm;
     matmul_dims_t md;
     if (matmul_shape(in, &md, err) != INFERD_OK)
         return err ? err->code : INFERD_E_INVALID_ARG;
     size_t es = inferd_dtype_size(out[0]->dtype);
     const char *a = in[0]->data, *b = in[1]->data;
     char *y = out[0]->data;
-    memset(y, 0, out[0]->nbytes);
     int64_t b_count = inferd_onnx_dims_prod(md.b_batch.dims, 0, md.b_batch.ndim);
     if (b_count == 1) {
         /* One B for every batch: A's batches are consecutive rows of one matrix. */
         int64_t rows = inferd_onnx_dims_prod(md.a_batch.dims, 0, md.a_batch.ndim) * md.m;
         if (check_blas_dims(rows, md.n, md.k, err) != INFERD_OK)
             return err ? err->code : INFERD_E_TOO_LARGE;
-        mm(a, b, y, rows, md.n, md.k);
+        mm(d, node, a, b, y, rows, md.n, md.k);
         return INFERD_OK;
     }
     size_t sa = (size_t)(md.m * md.k) * es, sb = (size_t)(md.k * md.n) * es,
@@ -293,7 +376,7 @@ static inferd_status_t matmul_compute(const inferd_onnx_node_t *node, inferd_ten
     int64_t idx = 0;
     for (int64_t row = 0; row < w.rows; row++) {
         for (int64_t i = 0; i < w.inner; i++, idx++)
-            mm(a + (size_t)(w.off_a + i * w.inner_sa) * sa,
+            mm(d, node, a + (size_t)(w.off_a + i * w.inner_sa) * sa,
                b + (size_t)(w.off_b + i * w.inner_sb) * sb, y + (size_t)idx * sy, md.m, md.n, md.k);
         inferd_onnx_bcast_next(&w);
     }
@@ -314,12 +397,20 @@ static inferd_status_t matmul_init(inferd_onnx_init_t *ic, inferd_err_t *err)
     case INFERD_DTYPE_INT64: mm = mm_i64; break;
     default: return inferd_onnx_unsupported_dtype(ic, 0, err);
     }
-    /* The kernel pointer is the node's only parameter; op_data is freed with inferd_free,
-     * so it holds a small allocation with the pointer rather than the pointer itself. */
-    mm_fn *p = inferd_xmalloc(sizeof(*p));
-    *p = mm;
+    matmul_data_t *p = inferd_xcalloc(1, sizeof(*p));
+    p->mm = mm;
+    const inferd_tensor_t *b = ic->in_consts[1];
+    if (t == INFERD_DTYPE_FP32 && b && b->ndim >= 1 && b->ndim <= 2) {
+        /* Weights: packed once here (a 1-D B is one column); without a pack (allocation
+         * failed) the kernel reads B directly. */
+        int64_t k = b->dims[0], n = b->ndim == 2 ? b->dims[1] : 1;
+        p->pack = inferd_sgemm_pack_create(false, n, k, b->data, n, INFERD_OWNER_MODEL);
+    }
     ic->node->op_data = p;
+    ic->node->free_op_data = matmul_data_free;
     ic->node->compute = matmul_compute;
+    /* The FP32 kernel applies node->epilogue (set by the fusion pass) itself. */
+    ic->node->epilogue_done = t == INFERD_DTYPE_FP32;
     ic->out_types[0] = t;
     return INFERD_OK;
 }

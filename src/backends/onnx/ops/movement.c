@@ -128,7 +128,11 @@ static inferd_status_t transpose_compute(const inferd_onnx_node_t *node, inferd_
     const void *src = x->data;
     void *dst = out[0]->data;
     for (int64_t row = 0; row < rows; row++) {
-        switch (es) {
+        /* The last axis stays last (attention's head split/merge): a contiguous copy. */
+        switch (istride == 1 ? 0 : es) {
+        case 0:
+            memcpy((char *)dst + row * inner * es, (const char *)src + off * es, inner * es);
+            break;
         case 1: TRANSPOSE_ROW(uint8_t); break;
         case 2: TRANSPOSE_ROW(uint16_t); break;
         case 4: TRANSPOSE_ROW(uint32_t); break;

@@ -10,6 +10,8 @@
  * math here, and these ops are memory-bound. */
 #include "backends/onnx/ops/ops.h"
 
+#include "backends/onnx/kernels/simd_f32.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -362,23 +364,12 @@ static bool ln_fast_f32(const inferd_onnx_node_t *node, inferd_tensor_t *const *
     for (int64_t o = 0; o < outer; o++) {
         const float *xr = (const float *)x->data + o * inner;
         float *yr = (float *)out[0]->data + o * inner;
-        double sum = 0;
-        for (int64_t j = 0; j < inner; j++)
-            sum += xr[j];
-        float m = inner ? (float)(sum / (double)inner) : 0.0f;
-        double sq = 0;
-        for (int64_t j = 0; j < inner; j++) {
-            float c = xr[j] - m;
-            sq += (double)c * c;
-        }
+        /* Row statistics in 16 float lanes (vectorized; a row's result depends on that row
+         * only), the normalization on the vectorized loop. */
+        float m = inner ? inferd_simd_sum(xr, inner) / (float)inner : 0.0f;
+        double sq = inferd_simd_sqdev(xr, inner, m);
         float inv = (float)(1.0 / sqrt((inner ? sq / (double)inner : 0.0) + d->epsilon));
-        if (b) {
-            for (int64_t j = 0; j < inner; j++)
-                yr[j] = (xr[j] - m) * inv * s[j] + b[j];
-        } else {
-            for (int64_t j = 0; j < inner; j++)
-                yr[j] = (xr[j] - m) * inv * s[j];
-        }
+        inferd_simd_norm_row(xr, yr, inner, m, inv, s, b);
         if (node->n_outputs > 1 && out[1])
             ((float *)out[1]->data)[o] = m;
         if (node->n_outputs > 2 && out[2])

@@ -115,6 +115,10 @@ extern const inferd_onnx_op_t inferd_onnx_ops_sequence[];
 extern const size_t inferd_onnx_ops_sequence_count;
 extern const inferd_onnx_op_t inferd_onnx_ops_gradient[];
 extern const size_t inferd_onnx_ops_gradient_count;
+#ifdef INFERD_TEST_FAULTS
+extern const inferd_onnx_op_t inferd_onnx_ops_testfault[]; /* test builds only */
+extern const size_t inferd_onnx_ops_testfault_count;
+#endif
 
 /* ------------------------------------------------------------------------------------ */
 /* Helpers (common.c). None allocates; all may run on any thread.                       */

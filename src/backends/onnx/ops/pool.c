@@ -11,6 +11,8 @@
  * testing each tap. */
 #include "backends/onnx/ops/ops.h"
 
+#include "backends/onnx/kernels/simd_f32.h"
+
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -135,6 +137,42 @@ static bool pool_fast_f32(const pool_data_t *d, const inferd_onnx_window_t *w,
     if (w->nsp != 2)
         return false;
     int64_t ih_n = w->in[0], iw_n = w->in[1], oh_n = w->out[0], ow_n = w->out[1];
+    if (is_max && w->k[0] == 2 && w->k[1] == 2 && w->s[0] == 2 && w->s[1] == 2 && w->d[0] == 1 &&
+        w->d[1] == 1 && w->pb[0] == 0 && w->pb[1] == 0 && 2 * oh_n <= ih_n && 2 * ow_n <= iw_n) {
+        /* LeNet's and VGG's pooling: one vectorized pass over all planes. */
+        inferd_simd_maxpool2x2(xv, ih_n, iw_n, yv, oh_n, ow_n, planes);
+        return true;
+    }
+    if (is_max) {
+        /* Each output row is the running maximum of the tap rows it covers, over the
+         * clamped range of columns whose tap is inside the image: a vectorized loop per
+         * (row, tap) instead of a bounds test per tap. (Every NaN loses, as below.) */
+        int64_t sw = w->s[1];
+        for (int64_t pl = 0; pl < planes; pl++) {
+            const float *xp = xv + pl * ih_n * iw_n;
+            for (int64_t oh = 0; oh < oh_n; oh++) {
+                float *yr = yv + (pl * oh_n + oh) * ow_n;
+                for (int64_t ow = 0; ow < ow_n; ow++)
+                    yr[ow] = -INFINITY;
+                for (int64_t kh = 0; kh < w->k[0]; kh++) {
+                    int64_t ih = oh * w->s[0] - w->pb[0] + kh * w->d[0];
+                    if (ih < 0 || ih >= ih_n)
+                        continue;
+                    for (int64_t kw = 0; kw < w->k[1]; kw++) {
+                        /* columns ow with 0 <= ow * sw + off < iw_n */
+                        int64_t off = kw * w->d[1] - w->pb[1];
+                        int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                        int64_t hi = iw_n - off <= 0 ? 0 : (iw_n - off + sw - 1) / sw;
+                        hi = hi < ow_n ? hi : ow_n;
+                        if (hi > lo)
+                            inferd_simd_max_strided(yr + lo, xp + ih * iw_n + lo * sw + off, sw,
+                                                    hi - lo);
+                    }
+                }
+            }
+        }
+        return true;
+    }
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = xv + pl * ih_n * iw_n;
         float *yp = yv + pl * oh_n * ow_n;

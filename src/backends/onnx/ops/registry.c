@@ -43,6 +43,9 @@ static const op_table_t op_tables[] = {
     {inferd_onnx_ops_control, &inferd_onnx_ops_control_count},
     {inferd_onnx_ops_sequence, &inferd_onnx_ops_sequence_count},
     {inferd_onnx_ops_gradient, &inferd_onnx_ops_gradient_count},
+#ifdef INFERD_TEST_FAULTS
+    {inferd_onnx_ops_testfault, &inferd_onnx_ops_testfault_count},
+#endif
 };
 
 static const char *canonical_domain(const char *domain)

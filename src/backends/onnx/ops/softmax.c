@@ -9,6 +9,8 @@
  * FP32, FP64 and FP16. */
 #include "backends/onnx/ops/ops.h"
 
+#include "backends/onnx/kernels/simd_f32.h"
+
 #include <math.h>
 
 #include "core/alloc.h"
@@ -91,7 +93,23 @@ static inferd_status_t softmax_reshape(const inferd_onnx_node_t *node, inferd_te
         return INFERD_OK;                                                                          \
     }
 
-SOFTMAX_KERNEL(softmax_f32, float, expf, logf)
+SOFTMAX_KERNEL(softmax_any_f32, float, expf, logf)
+
+/* The common case, softmax over the last axis: contiguous rows on the vectorized loop. */
+static inferd_status_t softmax_f32(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
+                                   inferd_tensor_t *const *out, inferd_err_t *err)
+{
+    const softmax_data_t *d = node->op_data;
+    int64_t outer, n, inner;
+    if (split(d, in[0], &outer, &n, &inner, err) != INFERD_OK)
+        return err ? err->code : INFERD_E_INVALID_ARG;
+    if (inner != 1 || n == 0)
+        return softmax_any_f32(node, in, out, err);
+    for (int64_t o = 0; o < outer; o++)
+        inferd_simd_softmax_row((const float *)in[0]->data + o * n, (float *)out[0]->data + o * n,
+                                n, d->log);
+    return INFERD_OK;
+}
 SOFTMAX_KERNEL(softmax_f64, double, exp, log)
 
 static inferd_status_t init_common(inferd_onnx_init_t *ic, bool log, inferd_err_t *err)

@@ -11,6 +11,8 @@
  * rounds half to even (rint under the default rounding mode), as ONNX specifies. */
 #include "backends/onnx/ops/ops.h"
 
+#include "backends/onnx/kernels/simd_f32.h"
+
 #include <float.h>
 #include <string.h>
 #include <tgmath.h>
@@ -30,7 +32,7 @@ struct unary_data {
 /* Kernels                                                                              */
 
 /* One float expression in x (of type T) with parameters a, b, g -> FP32, FP64, FP16. */
-#define UNARY_FLOAT(name, EXPR)                                                                    \
+#define UNARY_F32(name, EXPR)                                                                      \
     static void name##_f32(const void *px, void *py, uint64_t n, const unary_data_t *d)            \
     {                                                                                              \
         typedef float T;                                                                           \
@@ -42,7 +44,9 @@ struct unary_data {
             T x = src[i];                                                                          \
             dst[i] = (T)(EXPR);                                                                    \
         }                                                                                          \
-    }                                                                                              \
+    }
+/* The FP64 and FP16 kernels (FP16 computed in float). */
+#define UNARY_WIDE(name, EXPR)                                                                     \
     static void name##_f64(const void *px, void *py, uint64_t n, const unary_data_t *d)            \
     {                                                                                              \
         typedef double T;                                                                          \
@@ -67,6 +71,7 @@ struct unary_data {
             dst[i] = inferd_fp32_to_fp16((T)(EXPR));                                               \
         }                                                                                          \
     }
+#define UNARY_FLOAT(name, EXPR) UNARY_F32(name, EXPR) UNARY_WIDE(name, EXPR)
 
 /* An integer expression for one C type. */
 #define UNARY_INT(name, sfx, CT, EXPR)                                                             \
@@ -117,7 +122,13 @@ UNARY_FLOAT(cosh, cosh(x))
 UNARY_FLOAT(asinh, asinh(x))
 UNARY_FLOAT(acosh, acosh(x))
 UNARY_FLOAT(atanh, atanh(x))
-UNARY_FLOAT(erf, erf(x))
+/* FP32 erf on the vectorized loop of kernels/simd_f32.c (GELU's hot spot). */
+static void erf_f32(const void *px, void *py, uint64_t n, const unary_data_t *d)
+{
+    (void)d;
+    inferd_simd_erf(px, py, (int64_t)n);
+}
+UNARY_WIDE(erf, erf(x))
 UNARY_FLOAT(leaky_relu, x < 0 ? a * x : x)
 UNARY_FLOAT(elu, x < 0 ? a * (exp(x) - (T)1) : x)
 UNARY_FLOAT(selu, x > 0 ? g * x : g * (a * exp(x) - a))

@@ -2,12 +2,19 @@
  * written here: the Winograd F(2x2, 3x3) path (constant 3x3 weights, enough channels, odd
  * image sizes so that edge tiles are partial, symmetric and asymmetric pads), the same
  * layer with W fed at run time (im2col), depthwise with a channel multiplier and stride,
- * grouped and dilated windows, and the pointwise shortcut. */
+ * grouped and dilated windows, the pointwise shortcut, and the 2-D fast path that unrolls
+ * into GEMM panels (both of its code paths: odd sizes, padding, strides 1 and 2,
+ * dilation, one-channel images, and the shapes it hands back to the generic path). Then
+ * the batching guarantee on a small CNN (Conv + Relu fused, residual Add + Relu fused,
+ * MaxPool, Softmax): a batch's outputs, on one thread and split over two, are
+ * bit-identical to each image run alone. */
 #include "test.h"
 
 #include <math.h>
 #include <string.h>
 
+#include "backends/onnx/kernels/conv_im2col.h"
+#include "core/pool.h"
 #include "onnx_test_util.h"
 
 typedef struct conv_case {
@@ -97,11 +104,142 @@ static void other_paths_match_reference(void **state)
     check(&(conv_case_t){1, 3, 7, 7, 4, 5, 1, 2, 1, {2, 2, 2, 2}, true});
 }
 
+/* The panel path: group 1, 2-D, column stride 1 or 2, output rows of 4 or more. */
+static void panel_cases(void)
+{
+    /* n c h w m k group stride dil pads w_const */
+    check(&(conv_case_t){3, 1, 28, 28, 6, 5, 1, 1, 1, {2, 2, 2, 2}, true}); /* LeNet's first */
+    check(&(conv_case_t){2, 6, 14, 14, 16, 5, 1, 1, 1, {0, 0, 0, 0}, true});
+    check(&(conv_case_t){2, 5, 13, 11, 7, 3, 1, 1, 1, {1, 0, 2, 1}, true});  /* asymmetric */
+    check(&(conv_case_t){2, 3, 17, 19, 9, 3, 1, 2, 1, {1, 1, 1, 1}, true});  /* stride 2 */
+    check(&(conv_case_t){1, 4, 16, 15, 5, 3, 1, 2, 1, {0, 1, 1, 0}, false}); /* W at run time */
+    check(&(conv_case_t){1, 4, 12, 13, 6, 3, 1, 1, 2, {2, 2, 2, 2}, true});  /* dilation 2 */
+    check(&(conv_case_t){2, 8, 9, 9, 16, 1, 1, 2, 1, {0, 0, 0, 0}, true});   /* 1x1 stride 2 */
+    check(&(conv_case_t){1, 2, 6, 6, 3, 7, 1, 1, 1, {3, 3, 3, 3}, true});    /* pads > half */
+    /* Handed back to the generic im2col: output rows under 4, column stride 3. */
+    check(&(conv_case_t){2, 3, 7, 5, 4, 3, 1, 2, 1, {0, 0, 0, 0}, true});
+    check(&(conv_case_t){1, 3, 11, 11, 4, 3, 1, 3, 1, {1, 1, 1, 1}, true});
+}
+
+static void panel_path_matches_reference(void **state)
+{
+    (void)state;
+    panel_cases();
+}
+
+static void portable_panel_path_matches_reference(void **state)
+{
+    (void)state;
+    assert_true(inferd_conv_im2col_set_portable(true));
+    panel_cases();
+    inferd_conv_im2col_set_portable(false); /* back to the CPU's best (fails without AVX-512) */
+}
+
+/* x [N,2,12,12] -> Conv 3x3 pad 1 (4 ch) -> Relu = h -> Conv 3x3 pad 1 -> Add h -> Relu
+ * -> MaxPool 2x2 s2 -> Conv 1x1 stride 1 (3 ch) -> Softmax(axis -1) = y [N,3,6,6]. The
+ * Relus fuse into the first Conv and the Add. */
+static tb_model_t *small_cnn(void)
+{
+    static float w1[4 * 2 * 9], w2[4 * 4 * 9], w3[3 * 4], b1[4], b2[4], b3[3];
+    fill(w1, 72, 5);
+    fill(w2, 144, 6);
+    fill(w3, 12, 7);
+    fill(b1, 4, 8);
+    fill(b2, 4, 9);
+    fill(b3, 3, 10);
+    tb_model_t *m = tb_model(13);
+    tb_input(m, "x", TB_F32, 4, TB_DIMS(-1, 2, 12, 12));
+    tb_output(m, "y", TB_F32, 4, TB_DIMS(-1, 3, 6, 6));
+    tb_initializer(m, "w1", TB_F32, 4, TB_DIMS(4, 2, 3, 3), w1, TB_RAW);
+    tb_initializer(m, "w2", TB_F32, 4, TB_DIMS(4, 4, 3, 3), w2, TB_RAW);
+    tb_initializer(m, "w3", TB_F32, 4, TB_DIMS(3, 4, 1, 1), w3, TB_RAW);
+    tb_initializer(m, "b1", TB_F32, 1, TB_DIMS(4), b1, TB_RAW);
+    tb_initializer(m, "b2", TB_F32, 1, TB_DIMS(4), b2, TB_RAW);
+    tb_initializer(m, "b3", TB_F32, 1, TB_DIMS(3), b3, TB_RAW);
+    Onnx__NodeProto *n = tb_node(m, "Conv", "c1", "x,w1,b1", "c1o");
+    tb_attr_ints(m, n, "pads", 4, TB_I64S(1, 1, 1, 1));
+    tb_node(m, "Relu", "r1", "c1o", "h");
+    n = tb_node(m, "Conv", "c2", "h,w2,b2", "c2o");
+    tb_attr_ints(m, n, "pads", 4, TB_I64S(1, 1, 1, 1));
+    tb_node(m, "Add", "add", "c2o,h", "s");
+    tb_node(m, "Relu", "r2", "s", "sr");
+    n = tb_node(m, "MaxPool", "pool", "sr", "p");
+    tb_attr_ints(m, n, "kernel_shape", 2, TB_I64S(2, 2));
+    tb_attr_ints(m, n, "strides", 2, TB_I64S(2, 2));
+    tb_node(m, "Conv", "c3", "p,w3,b3", "c3o");
+    n = tb_node(m, "Softmax", "sm", "c3o", "y");
+    tb_attr_int(m, n, "axis", -1);
+    return m;
+}
+
+static inferd_tensor_t *run_cnn(const float *x, int n)
+{
+    tb_model_t *m = small_cnn();
+    inferd_tensor_t *in = tb_t(INFERD_DTYPE_FP32, 4, TB_DIMS(n, 2, 12, 12), x);
+    inferd_tensor_t *out = NULL;
+    inferd_err_t err;
+    if (tb_run(m, &in, 1, &out, 1, &err) != INFERD_OK)
+        fail_msg("small CNN failed: %s", err.msg);
+    tb_free(m);
+    return out;
+}
+
+/* The batch runs on `threads` threads (an intra-op pool of threads - 1 workers, so the
+ * convolutions split the batch by images), the single images on one. */
+static void check_batch(int threads)
+{
+    enum { N = 5, IMG = 2 * 12 * 12, OUT = 3 * 6 * 6 };
+    inferd_pool_t *pool = NULL;
+    inferd_err_t perr;
+    if (threads > 1) {
+        assert_int_equal(inferd_pool_create(threads - 1, &pool, &perr), INFERD_OK);
+        inferd_pool_set_default(pool);
+    }
+    static float x[N * IMG];
+    for (int i = 0; i < N * IMG; i++)
+        x[i] = (float)sin(i * 0.37) * 2.0f; /* both signs, so the Relus clip */
+    inferd_tensor_t *all = run_cnn(x, N);
+    inferd_pool_set_default(NULL);
+    inferd_pool_destroy(pool);
+    assert_int_equal(inferd_tensor_numel(all), N * OUT);
+    const float *ya = all->data;
+    for (int i = 0; i < N; i++) {
+        inferd_tensor_t *one = run_cnn(x + i * IMG, 1);
+        assert_int_equal(inferd_tensor_numel(one), OUT);
+        /* Bitwise: the batching guarantee, not closeness. */
+        assert_memory_equal(one->data, ya + i * OUT, OUT * sizeof(float));
+        inferd_tensor_unref(one);
+    }
+    /* Softmax rows sum to 1: the values are real, not an all-zero agreement. */
+    float sum = 0.0f;
+    for (int j = 0; j < 6; j++)
+        sum += ya[j];
+    assert_float_equal(sum, 1.0f, 1e-5);
+    inferd_tensor_unref(all);
+    assert_no_live_tensors();
+}
+
+static void batch_outputs_equal_single_runs(void **state)
+{
+    (void)state;
+    check_batch(1);
+}
+
+static void batch_on_two_threads_equals_single_runs(void **state)
+{
+    (void)state;
+    check_batch(2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(winograd_matches_reference),
         cmocka_unit_test(other_paths_match_reference),
+        cmocka_unit_test(panel_path_matches_reference),
+        cmocka_unit_test(portable_panel_path_matches_reference),
+        cmocka_unit_test(batch_outputs_equal_single_runs),
+        cmocka_unit_test(batch_on_two_threads_equals_single_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

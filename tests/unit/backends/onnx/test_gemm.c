@@ -4,7 +4,13 @@
  * Expected values come from numpy. */
 #include "test.h"
 
+#include <math.h>
+
 #include "onnx_test_util.h"
+
+#include "backends/onnx/kernels/sgemm.h"
+#include "backends/onnx/onnx_backend.h"
+#include "core/pool.h"
 
 #define F32(nd, d, ...) tb_t(INFERD_DTYPE_FP32, nd, d, TB_F32S(__VA_ARGS__))
 #define A23 F32(2, TB_DIMS(2, 3), 1, 2, 3, 4, 5, 6)
@@ -114,6 +120,154 @@ static void gemm_vector_paths(void **state)
     tb_op_input(&o, F32(2, TB_DIMS(3, 1), 1, 2, 3));
     tb_attr_int(o.m, o.node, "transA", 1);
     expect_ok(&o, INFERD_DTYPE_FP32, 2, TB_DIMS(2, 1), TB_F32S(14, 32), 1e-6);
+}
+
+/* Runs the op and returns its output (the caller unrefs). */
+static inferd_tensor_t *run_ok(tb_op_t *o)
+{
+    inferd_tensor_t *y;
+    inferd_err_t err;
+    if (tb_op_run(o, &y, &err) != INFERD_OK)
+        fail_msg("run failed: %s", err.msg);
+    return y;
+}
+
+/* A constant B is packed at load; the result is bit-identical to B given as an input
+ * (read or packed per run), for Gemm with transB and a bias row, and for MatMul. */
+static void prepacked_weights_match_inputs(void **state)
+{
+    (void)state;
+    enum { M = 5, K = 40, N = 35 };
+    static float a[M * K], b[K * N], bias[N];
+    for (int i = 0; i < M * K; i++)
+        a[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    for (int i = 0; i < K * N; i++)
+        b[i] = (float)((i * 53) % 97) / 48.0f - 1.0f;
+    for (int i = 0; i < N; i++)
+        bias[i] = (float)i / 7.0f;
+    for (int op = 0; op < 2; op++) {
+        inferd_tensor_t *y[2];
+        for (int packed = 0; packed < 2; packed++) {
+            tb_op_t o;
+            tb_op_init(&o, 13, op ? "MatMul" : "Gemm");
+            tb_op_input(&o, tb_t(INFERD_DTYPE_FP32, 2, TB_DIMS(M, K), a));
+            /* Gemm reads B as [N, K] with transB; MatMul as [K, N]. */
+            inferd_tensor_t *bt = tb_t(INFERD_DTYPE_FP32, 2, op ? TB_DIMS(K, N) : TB_DIMS(N, K), b);
+            if (packed)
+                tb_op_const(&o, bt);
+            else
+                tb_op_input(&o, bt);
+            if (!op) {
+                tb_op_const(&o, tb_t(INFERD_DTYPE_FP32, 1, TB_DIMS(N), bias));
+                tb_attr_int(o.m, o.node, "transB", 1);
+                tb_attr_float(o.m, o.node, "alpha", 0.5f);
+            }
+            y[packed] = run_ok(&o);
+        }
+        assert_int_equal(y[0]->nbytes, (size_t)M * N * sizeof(float));
+        assert_memory_equal(y[0]->data, y[1]->data, y[0]->nbytes);
+        /* And it is the product: spot-check one element against a double sum. */
+        double s = 0;
+        for (int p = 0; p < K; p++)
+            s += (double)a[2 * K + p] * (op ? b[p * N + 7] : b[7 * K + p]);
+        if (!op)
+            s = 0.5 * s + bias[7];
+        assert_true(fabs(((float *)y[0]->data)[2 * N + 7] - s) < 1e-4);
+        inferd_tensor_unref(y[0]);
+        inferd_tensor_unref(y[1]);
+    }
+    assert_no_live_tensors();
+}
+
+/* The model config parameter intra_op_thread_count: checked at load, and a run with a
+ * pool gives the same bits as the product without one; the thread budget is restored. */
+static void intra_op_thread_count_parameter(void **state)
+{
+    (void)state;
+    enum { M = 8, K = 300, N = 600 }; /* large enough to be split over 2 threads */
+    static float a[M * K], b[K * N];
+    for (int i = 0; i < M * K; i++)
+        a[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    for (int i = 0; i < K * N; i++)
+        b[i] = (float)((i * 53) % 97) / 48.0f - 1.0f;
+    inferd_pool_t *pool;
+    inferd_err_t err;
+    assert_int_equal(inferd_pool_create(1, &pool, &err), INFERD_OK);
+    static const char *const bad[] = {"two", "-1", "", "5000"};
+    inferd_tensor_t *y[2] = {NULL, NULL};
+    for (int i = 0; i < 6; i++) {
+        tb_op_t o;
+        tb_op_init(&o, 13, "MatMul");
+        tb_op_input(&o, tb_t(INFERD_DTYPE_FP32, 2, TB_DIMS(M, K), a));
+        tb_op_const(&o, tb_t(INFERD_DTYPE_FP32, 2, TB_DIMS(K, N), b));
+        const char *key = "intra_op_thread_count";
+        const char *val = i < 4 ? bad[i] : i == 4 ? "1" : "2";
+        inferd_backend_params_t params = {&key, &val, 1};
+        void *st = NULL;
+        inferd_status_t rc = inferd_onnx_backend_vtable.load(tb_write(o.m), &params, &st, &err);
+        if (i < 4) {
+            assert_int_equal(rc, INFERD_E_INVALID_ARG);
+            tb_expect_msg(&err, "intra_op_thread_count");
+        } else {
+            assert_int_equal(rc, INFERD_OK);
+            inferd_pool_set_default(i == 5 ? pool : NULL);
+            inferd_ctx_t ctx;
+            inferd_ctx_init(&ctx);
+            assert_int_equal(inferd_onnx_backend_vtable.execute(&ctx, st, o.in, &y[i - 4], &err),
+                             INFERD_OK);
+            assert_int_equal(inferd_pool_budget(), 0);
+            inferd_pool_set_default(NULL);
+            inferd_onnx_backend_vtable.unload(st);
+        }
+        for (size_t j = 0; j < o.n_in; j++)
+            inferd_tensor_unref(o.in[j]);
+        tb_free(o.m);
+    }
+    assert_memory_equal(y[0]->data, y[1]->data, y[0]->nbytes);
+    inferd_tensor_unref(y[0]);
+    inferd_tensor_unref(y[1]);
+    inferd_pool_destroy(pool);
+    assert_no_live_tensors();
+}
+
+/* Conv's im2col product moves to the engine's kernel when it can use the intra-op pool:
+ * the same convolution with and without a pool agrees (OpenBLAS vs the kernel). */
+static void conv_product_on_the_pool(void **state)
+{
+    (void)state;
+    enum { C = 16, HW = 36, M = 32, KS = 5 }; /* 5x5: not a Winograd case */
+    static float x[C * HW * HW], w[M * C * KS * KS], bias[M];
+    for (int i = 0; i < C * HW * HW; i++)
+        x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    for (int i = 0; i < M * C * KS * KS; i++)
+        w[i] = (float)((i * 53) % 97) / 480.0f - 0.1f;
+    for (int i = 0; i < M; i++)
+        bias[i] = (float)i / 8.0f;
+    inferd_pool_t *pool;
+    inferd_err_t err;
+    assert_int_equal(inferd_pool_create(1, &pool, &err), INFERD_OK);
+    inferd_tensor_t *y[2];
+    for (int pooled = 0; pooled < 2; pooled++) {
+        inferd_pool_set_default(pooled ? pool : NULL);
+        tb_op_t o;
+        tb_op_init(&o, 13, "Conv");
+        tb_op_input(&o, tb_t(INFERD_DTYPE_FP32, 4, TB_DIMS(1, C, HW, HW), x));
+        tb_op_const(&o, tb_t(INFERD_DTYPE_FP32, 4, TB_DIMS(M, C, KS, KS), w));
+        tb_op_const(&o, tb_t(INFERD_DTYPE_FP32, 1, TB_DIMS(M), bias));
+        y[pooled] = run_ok(&o);
+    }
+    inferd_pool_set_default(NULL);
+    const int out = HW - KS + 1;
+    assert_int_equal(y[1]->nbytes, (size_t)M * out * out * sizeof(float));
+    assert_true(inferd_sgemm_threads(M, out * out, C * KS * KS, 2) == 1); /* no default pool */
+    const float *a = y[0]->data, *b = y[1]->data;
+    for (int i = 0; i < M * out * out; i++)
+        if (fabsf(a[i] - b[i]) > 1e-4f * (1.0f + fabsf(a[i])))
+            fail_msg("element %d: %.7g (BLAS) vs %.7g (pool)", i, a[i], b[i]);
+    inferd_tensor_unref(y[0]);
+    inferd_tensor_unref(y[1]);
+    inferd_pool_destroy(pool);
+    assert_no_live_tensors();
 }
 
 static void gemm_double(void **state)
@@ -296,6 +450,9 @@ int main(void)
         cmocka_unit_test(gemm_transposes_and_column_bias),
         cmocka_unit_test(gemm_scalar_full_and_missing_c),
         cmocka_unit_test(gemm_vector_paths),
+        cmocka_unit_test(prepacked_weights_match_inputs),
+        cmocka_unit_test(intra_op_thread_count_parameter),
+        cmocka_unit_test(conv_product_on_the_pool),
         cmocka_unit_test(gemm_double),
         cmocka_unit_test(gemm_errors),
         cmocka_unit_test(matmul_vectors),

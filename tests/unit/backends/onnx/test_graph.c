@@ -231,8 +231,9 @@ static const char *const want_training_ops[] = {"Adagrad", "Momentum", "Adam", "
 
 static void count_op(const inferd_onnx_op_t *op, void *arg)
 {
-    (void)op;
-    (*(int *)arg)++;
+    /* Test builds also register inferd.test::Fault (ops/testfault.c): not a promise. */
+    if (strcmp(op->domain, "inferd.test") != 0)
+        (*(int *)arg)++;
 }
 
 static void registry_has_every_promised_version(void **state)

@@ -2,7 +2,9 @@
  * node test data does not exercise: LpPool and GlobalLpPool, LpNormalization (p = 1 and
  * 2), Upsample-7 (scales as an attribute), Upsample-9 linear, Resize-18's axes and
  * keep_aspect_ratio_policy, GroupNormalization (18: per-group, 21: per-channel affine)
- * and MaxRoiPool. Expected values worked out by hand from the spec formulas. */
+ * and MaxRoiPool. Expected values worked out by hand from the spec formulas. And the
+ * FP32 MaxPool fast paths (2x2 stride 2, and clamped tap rows) against the generic walk
+ * that FP64 takes, with padding and ceil_mode. */
 #include "test.h"
 
 #include "onnx_test_util.h"
@@ -181,9 +183,58 @@ static void max_roi_pool(void **state)
     assert_no_live_tensors();
 }
 
+/* One MaxPool on x [2,3,h,w] in FP32 and in FP64: the same values. (NaN is left out: the
+ * FP32 fast paths let a NaN tap never win, the generic walk keeps a NaN first tap.) */
+static void maxpool_both(int h, int w, int k, int s, int pad, bool ceil_mode)
+{
+    enum { MAXN = 2 * 3 * 15 * 15 };
+    static float xf[MAXN];
+    static double xd[MAXN];
+    int n = 2 * 3 * h * w;
+    for (int i = 0; i < n; i++) {
+        xf[i] = (float)((i * 37) % 23) - 11.0f;
+        xd[i] = xf[i];
+    }
+    inferd_tensor_t *y[2];
+    for (int t = 0; t < 2; t++) {
+        tb_op_t o;
+        inferd_err_t err;
+        tb_op_init(&o, 12, "MaxPool");
+        tb_op_input(&o, t ? tb_t(INFERD_DTYPE_FP64, 4, TB_DIMS(2, 3, h, w), xd)
+                          : tb_t(INFERD_DTYPE_FP32, 4, TB_DIMS(2, 3, h, w), xf));
+        tb_attr_ints(o.m, o.node, "kernel_shape", 2, TB_I64S(k, k));
+        tb_attr_ints(o.m, o.node, "strides", 2, TB_I64S(s, s));
+        tb_attr_ints(o.m, o.node, "pads", 4, TB_I64S(pad, pad, pad, pad));
+        tb_attr_int(o.m, o.node, "ceil_mode", ceil_mode);
+        assert_int_equal(tb_op_run(&o, &y[t], &err), INFERD_OK);
+    }
+    uint64_t m = inferd_tensor_numel(y[0]);
+    assert_int_equal(m, inferd_tensor_numel(y[1]));
+    assert_true(m > 0);
+    const float *a = y[0]->data;
+    const double *b = y[1]->data;
+    for (uint64_t i = 0; i < m; i++)
+        if (!(a[i] == (float)b[i]))
+            fail_msg("k %d s %d pad %d ceil %d [%llu]: %g vs %g", k, s, pad, ceil_mode,
+                     (unsigned long long)i, a[i], b[i]);
+    inferd_tensor_unref(y[0]);
+    inferd_tensor_unref(y[1]);
+}
+
+static void maxpool_fast_paths_match_generic(void **state)
+{
+    (void)state;
+    maxpool_both(14, 15, 2, 2, 0, false); /* the 2x2 pass; the last column is not covered */
+    maxpool_both(15, 15, 2, 2, 0, true);  /* ceil_mode: edge windows hang out: row path */
+    maxpool_both(13, 11, 3, 2, 1, false); /* padding, overlapping windows */
+    maxpool_both(9, 10, 3, 1, 0, false);
+    assert_no_live_tensors();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(maxpool_fast_paths_match_generic),
         cmocka_unit_test(lp_pools),
         cmocka_unit_test(lp_normalization),
         cmocka_unit_test(upsample),
