@@ -99,6 +99,10 @@ static bool is_claimed(uintptr_t w)
 static void worker_main(void *arg)
 {
     pool_slot_t *s = arg;
+    /* A task running here is part of a caller's budgeted operator: operators it calls
+     * (budget-reading splits such as inferd_pool_for_range) stay on this thread rather
+     * than claim workers beyond that budget. */
+    inferd_pool_set_budget(1);
     inferd_thread_set_state("idle");
     for (;;) {
         unsigned seq = atomic_load(&s->seq);
@@ -254,4 +258,45 @@ void inferd_pool_set_budget(int threads)
 int inferd_pool_budget(void)
 {
     return thread_budget;
+}
+
+typedef struct range_job {
+    inferd_pool_range_fn fn;
+    void *arg;
+    int64_t n, align, chunks;
+} range_job_t;
+
+static int64_t range_edge(const range_job_t *r, int64_t t)
+{
+    if (t >= r->chunks)
+        return r->n;
+    int64_t e = r->n / r->chunks * t + r->n % r->chunks * t / r->chunks;
+    return e - e % r->align;
+}
+
+static void range_task(void *arg, int64_t t)
+{
+    range_job_t *r = arg;
+    int64_t lo = range_edge(r, t), hi = range_edge(r, t + 1);
+    if (lo < hi)
+        r->fn(r->arg, lo, hi);
+}
+
+void inferd_pool_for_range(int64_t n, int64_t grain, int64_t align, inferd_pool_range_fn fn,
+                           void *arg)
+{
+    if (n <= 0)
+        return;
+    inferd_pool_t *pool = inferd_pool_default();
+    int64_t threads = thread_budget > 0 ? thread_budget : inferd_pool_workers(pool) + 1;
+    if (grain < 1)
+        grain = 1;
+    int64_t chunks = n / grain < threads ? n / grain : threads;
+    if (!pool || chunks < 2) {
+        fn(arg, 0, n);
+        return;
+    }
+    range_job_t r = {
+        .fn = fn, .arg = arg, .n = n, .align = align < 1 ? 1 : align, .chunks = chunks};
+    inferd_pool_parallel_for(pool, chunks, (int)chunks, range_task, &r);
 }

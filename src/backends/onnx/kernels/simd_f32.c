@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backends/onnx/passes.h"
+#include "core/pool.h"
 
 #if defined(__clang__) && __clang_major__ < 16
 /* clang before 16 emits a target_clones dispatcher only as "<name>.ifunc", which calls from
@@ -17,8 +18,12 @@
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 #define LANES 16
+/* Loops of at least 2 * PAR_GRAIN values are split over the intra-op pool in chunks of
+ * whole vectors; below it a dispatch would cost more than it saves. Every value gets the
+ * same operations on whichever thread, so results do not depend on the thread count. */
+#define PAR_GRAIN INFERD_ONNX_PAR_GRAIN
 
-CLONES void inferd_simd_act(const inferd_onnx_act_t *a, float *x, int64_t n)
+CLONES static void act_chunk(const inferd_onnx_act_t *a, float *x, int64_t n)
 {
     const float al = a->alpha, be = a->beta;
     switch (a->kind) {
@@ -41,7 +46,8 @@ CLONES void inferd_simd_act(const inferd_onnx_act_t *a, float *x, int64_t n)
 
 /* The three stride cases get their own loops so that each vectorizes. */
 #define BINARY(name, OP)                                                                           \
-    CLONES void name(const float *a, int64_t sa, const float *b, int64_t sb, float *o, int64_t n)  \
+    CLONES static void name(const float *a, int64_t sa, const float *b, int64_t sb, float *o,      \
+                            int64_t n)                                                             \
     {                                                                                              \
         if (sa && sb) {                                                                            \
             for (int64_t i = 0; i < n; i++)                                                        \
@@ -61,10 +67,10 @@ CLONES void inferd_simd_act(const inferd_onnx_act_t *a, float *x, int64_t n)
         }                                                                                          \
     }
 
-BINARY(inferd_simd_add, +)
-BINARY(inferd_simd_sub, -)
-BINARY(inferd_simd_mul, *)
-BINARY(inferd_simd_div, /)
+BINARY(add_chunk, +)
+BINARY(sub_chunk, -)
+BINARY(mul_chunk, *)
+BINARY(div_chunk, /)
 
 /* ------------------------------------------------------------------------------------ */
 /* exp and erf                                                                          */
@@ -104,7 +110,7 @@ static inline float exp_one(float x)
     return x != x ? x : v;
 }
 
-CLONES void inferd_simd_exp(const float *x, float *y, int64_t n)
+CLONES static void exp_chunk(const float *x, float *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
         y[i] = exp_one(x[i]);
@@ -136,7 +142,7 @@ static inline float erf_one(float x)
     return ax < 0.5f ? small : big;
 }
 
-CLONES void inferd_simd_erf(const float *x, float *y, int64_t n)
+CLONES static void erf_chunk(const float *x, float *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
         y[i] = erf_one(x[i]);
@@ -247,8 +253,8 @@ CLONES void inferd_simd_max_strided(float *out, const float *x, int64_t stride, 
     }
 }
 
-CLONES void inferd_simd_maxpool2x2(const float *x, int64_t ih_n, int64_t iw_n, float *y,
-                                   int64_t oh_n, int64_t ow_n, int64_t planes)
+CLONES static void maxpool2x2_chunk(const float *x, int64_t ih_n, int64_t iw_n, float *y,
+                                    int64_t oh_n, int64_t ow_n, int64_t planes)
 {
     for (int64_t pl = 0; pl < planes; pl++)
         for (int64_t oh = 0; oh < oh_n; oh++) {
@@ -267,4 +273,82 @@ CLONES void inferd_simd_maxpool2x2(const float *x, int64_t ih_n, int64_t iw_n, f
                 o[ow] = m;
             }
         }
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Splitting over the intra-op pool                                                      */
+
+typedef struct par_args {
+    const inferd_onnx_act_t *act;
+    const float *a, *b;
+    float *o;
+    int64_t sa, sb;
+    void (*bin)(const float *, int64_t, const float *, int64_t, float *, int64_t);
+    void (*unary)(const float *, float *, int64_t);
+    int64_t ih_n, iw_n, oh_n, ow_n;
+} par_args_t;
+
+static void act_task(void *arg, int64_t lo, int64_t hi)
+{
+    par_args_t *p = arg;
+    act_chunk(p->act, p->o + lo, hi - lo);
+}
+
+void inferd_simd_act(const inferd_onnx_act_t *a, float *x, int64_t n)
+{
+    if (a->kind == INFERD_ONNX_ACT_NONE)
+        return;
+    par_args_t p = {.act = a, .o = x};
+    inferd_pool_for_range(n, PAR_GRAIN, LANES, act_task, &p);
+}
+
+static void bin_task(void *arg, int64_t lo, int64_t hi)
+{
+    par_args_t *p = arg;
+    p->bin(p->a + lo * p->sa, p->sa, p->b + lo * p->sb, p->sb, p->o + lo, hi - lo);
+}
+
+#define BINARY_PAR(name, chunk)                                                                    \
+    void name(const float *a, int64_t sa, const float *b, int64_t sb, float *o, int64_t n)         \
+    {                                                                                              \
+        par_args_t p = {.a = a, .sa = sa, .b = b, .sb = sb, .o = o, .bin = chunk};                 \
+        inferd_pool_for_range(n, PAR_GRAIN, LANES, bin_task, &p);                                  \
+    }
+
+BINARY_PAR(inferd_simd_add, add_chunk)
+BINARY_PAR(inferd_simd_sub, sub_chunk)
+BINARY_PAR(inferd_simd_mul, mul_chunk)
+BINARY_PAR(inferd_simd_div, div_chunk)
+
+static void unary_task(void *arg, int64_t lo, int64_t hi)
+{
+    par_args_t *p = arg;
+    p->unary(p->a + lo, p->o + lo, hi - lo);
+}
+
+void inferd_simd_exp(const float *x, float *y, int64_t n)
+{
+    par_args_t p = {.a = x, .o = y, .unary = exp_chunk};
+    inferd_pool_for_range(n, PAR_GRAIN, LANES, unary_task, &p);
+}
+
+void inferd_simd_erf(const float *x, float *y, int64_t n)
+{
+    par_args_t p = {.a = x, .o = y, .unary = erf_chunk};
+    inferd_pool_for_range(n, PAR_GRAIN, LANES, unary_task, &p);
+}
+
+static void maxpool2x2_task(void *arg, int64_t lo, int64_t hi)
+{
+    par_args_t *p = arg;
+    maxpool2x2_chunk(p->a + lo * p->ih_n * p->iw_n, p->ih_n, p->iw_n, p->o + lo * p->oh_n * p->ow_n,
+                     p->oh_n, p->ow_n, hi - lo);
+}
+
+void inferd_simd_maxpool2x2(const float *x, int64_t ih_n, int64_t iw_n, float *y, int64_t oh_n,
+                            int64_t ow_n, int64_t planes)
+{
+    par_args_t p = {.a = x, .ih_n = ih_n, .iw_n = iw_n, .o = y, .oh_n = oh_n, .ow_n = ow_n};
+    int64_t plane = ih_n * iw_n > 0 ? ih_n * iw_n : 1;
+    inferd_pool_for_range(planes, (PAR_GRAIN + plane - 1) / plane, 1, maxpool2x2_task, &p);
 }

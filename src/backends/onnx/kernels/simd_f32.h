@@ -16,6 +16,10 @@
 
 #include "backends/onnx/graph.h"
 
+/* Work (in float values) below which an operator stays on the calling thread: from about
+ * twice this the engine's loops split over the intra-op pool (core/pool.h). */
+#define INFERD_ONNX_PAR_GRAIN 16384
+
 /* Applies a fused activation in place: RELU, LEAKY_RELU and CLIP vectorized (the same
  * expressions as inferd_onnx_act_apply), the others through inferd_onnx_act_apply. */
 void inferd_simd_act(const inferd_onnx_act_t *a, float *x, int64_t n);

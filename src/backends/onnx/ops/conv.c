@@ -496,6 +496,48 @@ static inferd_status_t wino_conv(const conv_data_t *d, const conv_geom_t *g, con
     return INFERD_OK;
 }
 
+/* One image's product split by output channels (rows of W) over the intra-op pool, for
+ * products the GEMM would not split itself (too few column groups: small output planes).
+ * Every element is one k-ascending sum on any row split, so the result does not depend on
+ * it. Returns false only when a part ran out of scratch memory. */
+typedef struct conv_rows {
+    const inferd_sgemm_job_t *job;
+    atomic_bool failed;
+} conv_rows_t;
+
+static void conv_rows_task(void *arg, int64_t lo, int64_t hi)
+{
+    conv_rows_t *r = arg;
+    inferd_sgemm_job_t part = *r->job;
+    part.m = hi - lo;
+    part.a += lo * part.lda;
+    part.y += lo * part.ldy;
+    if (part.c)
+        part.c += lo * part.c_rs;
+    part.max_threads = 1;
+    if (!inferd_sgemm_run(&part))
+        atomic_store(&r->failed, true);
+}
+
+static bool conv_sgemm(const inferd_sgemm_job_t *job)
+{
+    inferd_pool_t *pool = inferd_pool_default();
+    int64_t threads = inferd_pool_budget();
+    if (pool && threads <= 0)
+        threads = inferd_pool_workers(pool) + 1;
+    int64_t work = job->m * job->n * job->k;
+    /* At least 2^18 multiply-adds per part (the GEMM's own threshold) and 6 rows (its
+     * row block). */
+    if (!pool || threads < 2 || job->trans_a || job->m < 12 || work < (2ll << 18) ||
+        inferd_sgemm_threads(job->m, job->n, job->k, 0) >= threads)
+        return inferd_sgemm_run(job);
+    int64_t rows_per = (1ll << 18) / (job->n * job->k) + 1;
+    conv_rows_t r = {.job = job};
+    atomic_init(&r.failed, false);
+    inferd_pool_for_range(job->m, rows_per < 6 ? 6 : rows_per, 6, conv_rows_task, &r);
+    return !atomic_load(&r.failed);
+}
+
 /* A batch of a group-1 2-D convolution on the panel path, split by images over the
  * intra-op pool: each task unrolls and multiplies its own images in its own panels, with
  * the GEMM on that task's thread only. An image's arithmetic is the same as on one
@@ -688,7 +730,7 @@ static inferd_status_t conv_f32(const inferd_onnx_node_t *node, inferd_tensor_t 
                                           .c_rs = 1,
                                           .c_cs = 0,
                                           .act = node->epilogue};
-                if (inferd_sgemm_run(&job))
+                if (conv_sgemm(&job))
                     continue;
                 if (panels) {
                     inferd_free(col);

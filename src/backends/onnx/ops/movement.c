@@ -6,9 +6,12 @@
  * (axis required), 11 (negative axis), 13. Gather 1, 11 (negative indices), 13. */
 #include "backends/onnx/ops/ops.h"
 
+#include "backends/onnx/kernels/simd_f32.h"
+
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/pool.h"
 
 static inferd_status_t transpose_compute(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
                                          inferd_tensor_t *const *out, inferd_err_t *err);
@@ -95,6 +98,53 @@ static inferd_status_t transpose_reshape(const inferd_onnx_node_t *node, inferd_
             o[i] = s[i * istride];                                                                 \
     } while (0)
 
+typedef struct transpose_job {
+    const void *src;
+    void *dst;
+    size_t es;
+    int r;
+    int64_t inner, istride;
+    int64_t od[INFERD_MAX_DIMS], os[INFERD_MAX_DIMS];
+} transpose_job_t;
+
+/* Output rows [lo, hi): the input offset of row lo from its index, then walked. */
+static void transpose_rows(void *arg, int64_t lo, int64_t hi)
+{
+    const transpose_job_t *t = arg;
+    int r = t->r;
+    int64_t inner = t->inner, istride = t->istride;
+    size_t es = t->es;
+    const void *src = t->src;
+    void *dst = t->dst;
+    int64_t idx[INFERD_MAX_DIMS] = {0};
+    int64_t off = 0;
+    int64_t rem = lo;
+    for (int i = r - 2; i >= 0; i--) {
+        idx[i] = rem % t->od[i];
+        rem /= t->od[i];
+        off += idx[i] * t->os[i];
+    }
+    for (int64_t row = lo; row < hi; row++) {
+        /* The last axis stays last (attention's head split/merge): a contiguous copy. */
+        switch (istride == 1 ? 0 : es) {
+        case 0:
+            memcpy((char *)dst + row * inner * es, (const char *)src + off * es, inner * es);
+            break;
+        case 1: TRANSPOSE_ROW(uint8_t); break;
+        case 2: TRANSPOSE_ROW(uint16_t); break;
+        case 4: TRANSPOSE_ROW(uint32_t); break;
+        default: TRANSPOSE_ROW(uint64_t); break;
+        }
+        for (int i = r - 2; i >= 0; i--) {
+            off += t->os[i];
+            if (++idx[i] < t->od[i])
+                break;
+            off -= t->os[i] * t->od[i];
+            idx[i] = 0;
+        }
+    }
+}
+
 static inferd_status_t transpose_compute(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
                                          inferd_tensor_t *const *out, inferd_err_t *err)
 {
@@ -111,41 +161,24 @@ static inferd_status_t transpose_compute(const inferd_onnx_node_t *node, inferd_
         memcpy(out[0]->data, x->data, es);
         return INFERD_OK;
     }
-    int64_t xstride[INFERD_MAX_DIMS], od[INFERD_MAX_DIMS], os[INFERD_MAX_DIMS];
+    transpose_job_t t = {.src = x->data, .dst = out[0]->data, .es = es, .r = r};
+    int64_t xstride[INFERD_MAX_DIMS];
     int64_t st = 1;
     for (int i = r - 1; i >= 0; i--) {
         xstride[i] = st;
         st *= x->dims[i];
     }
     for (int i = 0; i < r; i++) {
-        od[i] = x->dims[perm[i]];
-        os[i] = xstride[perm[i]];
+        t.od[i] = x->dims[perm[i]];
+        t.os[i] = xstride[perm[i]];
     }
-    int64_t inner = od[r - 1], istride = os[r - 1];
-    int64_t rows = (int64_t)numel / inner;
-    int64_t idx[INFERD_MAX_DIMS] = {0};
-    int64_t off = 0;
-    const void *src = x->data;
-    void *dst = out[0]->data;
-    for (int64_t row = 0; row < rows; row++) {
-        /* The last axis stays last (attention's head split/merge): a contiguous copy. */
-        switch (istride == 1 ? 0 : es) {
-        case 0:
-            memcpy((char *)dst + row * inner * es, (const char *)src + off * es, inner * es);
-            break;
-        case 1: TRANSPOSE_ROW(uint8_t); break;
-        case 2: TRANSPOSE_ROW(uint16_t); break;
-        case 4: TRANSPOSE_ROW(uint32_t); break;
-        default: TRANSPOSE_ROW(uint64_t); break;
-        }
-        for (int i = r - 2; i >= 0; i--) {
-            off += os[i];
-            if (++idx[i] < od[i])
-                break;
-            off -= os[i] * od[i];
-            idx[i] = 0;
-        }
-    }
+    t.inner = t.od[r - 1];
+    t.istride = t.os[r - 1];
+    int64_t rows = (int64_t)numel / t.inner;
+    /* Rows split over the intra-op pool when large (a copy: exact on any split). */
+    int64_t row_bytes = t.inner * (int64_t)es;
+    inferd_pool_for_range(rows, (INFERD_ONNX_PAR_GRAIN * 4 + row_bytes - 1) / row_bytes, 1,
+                          transpose_rows, &t);
     return INFERD_OK;
 }
 

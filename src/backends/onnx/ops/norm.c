@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/pool.h"
 
 static inferd_status_t fail(inferd_err_t *err)
 {
@@ -345,6 +346,33 @@ static int64_t bcast_index(const inferd_tensor_t *t, const int64_t *xdims, int r
     return idx;
 }
 
+typedef struct ln_rows {
+    const float *x, *s, *b;
+    float *y, *mean, *inv;
+    int64_t inner;
+    double epsilon;
+} ln_rows_t;
+
+static void ln_rows_task(void *arg, int64_t lo, int64_t hi)
+{
+    const ln_rows_t *r = arg;
+    int64_t inner = r->inner;
+    for (int64_t o = lo; o < hi; o++) {
+        const float *xr = r->x + o * inner;
+        float *yr = r->y + o * inner;
+        /* Row statistics in 16 float lanes (vectorized; a row's result depends on that row
+         * only), the normalization on the vectorized loop. */
+        float m = inner ? inferd_simd_sum(xr, inner) / (float)inner : 0.0f;
+        double sq = inferd_simd_sqdev(xr, inner, m);
+        float inv = (float)(1.0 / sqrt((inner ? sq / (double)inner : 0.0) + r->epsilon));
+        inferd_simd_norm_row(xr, yr, inner, m, inv, r->s, r->b);
+        if (r->mean)
+            r->mean[o] = m;
+        if (r->inv)
+            r->inv[o] = inv;
+    }
+}
+
 /* The transformer case: FP32 X, Scale and B each holding one value per normalized
  * element (no broadcasting), and the statistics wanted in FP32. Two passes over each row,
  * the variance from the centered values. Returns false when the case does not apply. */
@@ -360,21 +388,17 @@ static bool ln_fast_f32(const inferd_onnx_node_t *node, inferd_tensor_t *const *
     for (int j = 1; j < node->n_outputs; j++)
         if (out[j] && out[j]->dtype != INFERD_DTYPE_FP32)
             return false;
-    const float *s = sc->data, *b = bt ? bt->data : NULL;
-    for (int64_t o = 0; o < outer; o++) {
-        const float *xr = (const float *)x->data + o * inner;
-        float *yr = (float *)out[0]->data + o * inner;
-        /* Row statistics in 16 float lanes (vectorized; a row's result depends on that row
-         * only), the normalization on the vectorized loop. */
-        float m = inner ? inferd_simd_sum(xr, inner) / (float)inner : 0.0f;
-        double sq = inferd_simd_sqdev(xr, inner, m);
-        float inv = (float)(1.0 / sqrt((inner ? sq / (double)inner : 0.0) + d->epsilon));
-        inferd_simd_norm_row(xr, yr, inner, m, inv, s, b);
-        if (node->n_outputs > 1 && out[1])
-            ((float *)out[1]->data)[o] = m;
-        if (node->n_outputs > 2 && out[2])
-            ((float *)out[2]->data)[o] = inv;
-    }
+    /* Rows split over the intra-op pool when there are enough. */
+    ln_rows_t r = {.x = x->data,
+                   .s = sc->data,
+                   .b = bt ? bt->data : NULL,
+                   .y = out[0]->data,
+                   .mean = node->n_outputs > 1 && out[1] ? out[1]->data : NULL,
+                   .inv = node->n_outputs > 2 && out[2] ? out[2]->data : NULL,
+                   .inner = inner,
+                   .epsilon = d->epsilon};
+    int64_t grain = inner > 0 ? (INFERD_ONNX_PAR_GRAIN + inner - 1) / inner : outer;
+    inferd_pool_for_range(outer, grain, 1, ln_rows_task, &r);
     return true;
 }
 

@@ -14,6 +14,7 @@
 #include <math.h>
 
 #include "core/alloc.h"
+#include "core/pool.h"
 
 typedef struct softmax_data {
     int64_t axis;
@@ -95,7 +96,23 @@ static inferd_status_t softmax_reshape(const inferd_onnx_node_t *node, inferd_te
 
 SOFTMAX_KERNEL(softmax_any_f32, float, expf, logf)
 
-/* The common case, softmax over the last axis: contiguous rows on the vectorized loop. */
+typedef struct softmax_rows {
+    const float *x;
+    float *y;
+    int64_t n;
+    bool log;
+} softmax_rows_t;
+
+static void softmax_rows_task(void *arg, int64_t lo, int64_t hi)
+{
+    const softmax_rows_t *r = arg;
+    for (int64_t o = lo; o < hi; o++)
+        inferd_simd_softmax_row(r->x + o * r->n, r->y + o * r->n, r->n, r->log);
+}
+
+/* The common case, softmax over the last axis: contiguous rows on the vectorized loop,
+ * split by rows over the intra-op pool when there are enough (a row's result depends on
+ * that row only, so not on the split). */
 static inferd_status_t softmax_f32(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
                                    inferd_tensor_t *const *out, inferd_err_t *err)
 {
@@ -105,9 +122,8 @@ static inferd_status_t softmax_f32(const inferd_onnx_node_t *node, inferd_tensor
         return err ? err->code : INFERD_E_INVALID_ARG;
     if (inner != 1 || n == 0)
         return softmax_any_f32(node, in, out, err);
-    for (int64_t o = 0; o < outer; o++)
-        inferd_simd_softmax_row((const float *)in[0]->data + o * n, (float *)out[0]->data + o * n,
-                                n, d->log);
+    softmax_rows_t r = {.x = in[0]->data, .y = out[0]->data, .n = n, .log = d->log};
+    inferd_pool_for_range(outer, (INFERD_ONNX_PAR_GRAIN + n - 1) / n, 1, softmax_rows_task, &r);
     return INFERD_OK;
 }
 SOFTMAX_KERNEL(softmax_f64, double, exp, log)

@@ -187,6 +187,45 @@ static void transposed_a_same_bits(void **state)
     inferd_free(at);
 }
 
+/* K lengths around the K block (256): a batch (K cut into blocks, A read in place), each
+ * row alone (no blocks) and the batch with A given transposed (copied into row blocks)
+ * give the same bits, on every path. */
+static void k_block_edges_same_bits(void **state)
+{
+    (void)state;
+    static const int64_t ks[] = {255, 256, 257, 512, 513};
+    const int64_t m = 13, n = 300;
+    for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++) {
+        int64_t k = ks[ki];
+        float *a = rand_buf(m * k), *b = rand_buf(k * n);
+        float *at = inferd_xmalloc((size_t)(m * k) * sizeof(float));
+        float *full = inferd_xmalloc((size_t)(m * n) * sizeof(float));
+        float *part = inferd_xmalloc((size_t)(m * n) * sizeof(float));
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t p = 0; p < k; p++)
+                at[p * m + i] = a[i * k + p];
+        for (size_t pi = 0; pi < sizeof(all_paths) / sizeof(all_paths[0]); pi++) {
+            if (!inferd_sgemm_set_path(all_paths[pi]))
+                continue;
+            assert_true(inferd_sgemm(false, false, m, n, k, 1.0f, a, k, b, n, 0.0f, full));
+            check_ref(full, false, false, m, n, k, 1.0f, a, k, b, n, 0, NULL);
+            for (int64_t i = 0; i < m; i++) {
+                assert_true(
+                    inferd_sgemm(false, false, 1, n, k, 1.0f, a + i * k, k, b, n, 0.0f, part));
+                assert_memory_equal(part, full + i * n, (size_t)n * sizeof(float));
+            }
+            assert_true(inferd_sgemm(true, false, m, n, k, 1.0f, at, m, b, n, 0.0f, part));
+            assert_memory_equal(part, full, (size_t)(m * n) * sizeof(float));
+        }
+        inferd_free(a);
+        inferd_free(b);
+        inferd_free(at);
+        inferd_free(full);
+        inferd_free(part);
+    }
+    restore_path();
+}
+
 /* Runs rows [i0, i0+m) of A (row-major [*, k]) against B, into y [m, n]. */
 static void run_rows(const float *a, int64_t i0, int64_t m, int64_t n, int64_t k,
                      const inferd_sgemm_pack_t *pk, const float *b, const float *bias,
@@ -407,6 +446,7 @@ int main(void)
         cmocka_unit_test(against_reference),
         cmocka_unit_test(beta_y_with_long_k),
         cmocka_unit_test(transposed_a_same_bits),
+        cmocka_unit_test(k_block_edges_same_bits),
         cmocka_unit_test(row_stability),
         cmocka_unit_test(epilogue),
         cmocka_unit_test(pack_accounting_and_empty_k),
