@@ -12,6 +12,7 @@ from onnx import TensorProto, helper
 
 import onnx_models as om
 from conftest import SANITIZED, tensor
+from test_crash import crash_report
 
 # The ASan build is the test build with the operator; the release build is not.
 TEST_FAULTS = SANITIZED
@@ -38,14 +39,6 @@ def fault_repo(tmp_path, kind):
     cfg = om.config_text("fault", 8, [("x", "TYPE_FP32", [8])], [("y", "TYPE_FP32", [8])])
     om.write_model(str(tmp_path), "fault", fault_model(kind), cfg)
     return str(tmp_path)
-
-
-def crash_report(srv):
-    text = srv.stderr_text()
-    m = re.search(r"==== inferd crash report ====\n(.*?)==== end of crash report ====", text,
-                  re.S)
-    assert m, "no crash report on stderr:\n%s" % srv.stderr_tail()
-    return m.group(1)
 
 
 def send(srv, rows, first, rid):
