@@ -277,6 +277,10 @@ static void watcher_main(void *arg)
     }
 }
 
+/* The connection itself is suspended only when the handler returns with the work still
+ * under way (suspend_if_pending): a request answered before that (a remote model whose
+ * upstream answered while the handler waited, a queue-full refusal) skips libmicrohttpd's
+ * suspend and resume, and the wake-up of its thread that a resume costs. */
 void inferd_http_suspend(inferd_http_exchange_t *ex)
 {
     ex->suspended = true;
@@ -284,17 +288,39 @@ void inferd_http_suspend(inferd_http_exchange_t *ex)
         atomic_store(&ex->holds_client, true);
         atomic_fetch_sub_explicit(&clients_may_send, 1, memory_order_relaxed);
     }
-    MHD_suspend_connection(ex->conn);
-    watch_register(ex);
 }
 
 void inferd_http_resume(inferd_http_exchange_t *ex)
 {
-    /* release: the I/O thread that sees completed must see the results written before. */
     if (atomic_exchange(&ex->holds_client, false))
         atomic_fetch_add_explicit(&clients_may_send, 1, memory_order_relaxed);
+    struct MHD_Connection *conn = ex->conn;
+    pthread_mutex_lock(&ex->resume_lock);
+    /* release: the I/O thread that sees completed must see the results written before. */
     atomic_store_explicit(&ex->completed, true, memory_order_release);
-    MHD_resume_connection(ex->conn);
+    bool resume = ex->mhd_suspended;
+    pthread_mutex_unlock(&ex->resume_lock);
+    /* Not under the lock: once resumed, the I/O thread may answer and free ex at once. */
+    if (resume)
+        MHD_resume_connection(conn);
+}
+
+/* At the end of the handler of a suspended exchange: suspends the connection unless the
+ * work already completed. Returns whether it did. Thread: I/O. */
+static bool suspend_if_pending(inferd_http_exchange_t *ex)
+{
+    pthread_mutex_lock(&ex->resume_lock);
+    bool pending = !atomic_load_explicit(&ex->completed, memory_order_acquire);
+    if (pending) {
+        MHD_suspend_connection(ex->conn);
+        ex->mhd_suspended = true;
+    }
+    pthread_mutex_unlock(&ex->resume_lock);
+    /* After the lock: the disconnect watcher may complete the request, which resumes. The
+     * resumed connection is handled on this thread, so not before this returns. */
+    if (pending)
+        watch_register(ex);
+    return pending;
 }
 
 static const struct sockaddr *peer_addr(inferd_http_exchange_t *ex)
@@ -421,6 +447,7 @@ static inferd_http_exchange_t *exchange_create(inferd_http_t *h, struct MHD_Conn
     ex->method_name = method;
     ex->t_start_ns = inferd_now_ns();
     atomic_init(&ex->completed, false);
+    pthread_mutex_init(&ex->resume_lock, NULL);
     ex->method = strcmp(method, "GET") == 0    ? INFERD_HTTP_GET
                  : strcmp(method, "POST") == 0 ? INFERD_HTTP_POST
                                                : INFERD_HTTP_OTHER;
@@ -453,6 +480,7 @@ static void exchange_destroy(inferd_http_exchange_t *ex)
     inferd_v2_release(ex);
     inferd_buf_deinit(&ex->body);
     inferd_free(ex->resp_body);
+    pthread_mutex_destroy(&ex->resume_lock);
     inferd_free(ex);
 }
 
@@ -544,8 +572,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!ex->handled) {
         ex->handled = true;
         handle_complete_request(ex);
-        if (ex->suspended)
-            return MHD_YES;
+        if (ex->suspended) {
+            if (suspend_if_pending(ex))
+                return MHD_YES;
+            ex->suspended = false; /* answered before the handler returned */
+            inferd_v2_complete(ex);
+        }
     }
     return queue_response(ex);
 }

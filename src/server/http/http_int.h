@@ -48,7 +48,9 @@ struct inferd_http_exchange {
 
     /* Asynchronous inference. */
     _Atomic(v2_infer_call_t *) call; /* set on the I/O thread, read by cancel_all */
-    bool suspended;
+    bool suspended;     /* waiting for a worker (from inferd_http_suspend until answered) */
+    bool mhd_suspended; /* libmicrohttpd's connection is suspended (resume_lock) */
+    pthread_mutex_t resume_lock;
     struct http_watch *watch; /* disconnect watch while suspended, or NULL */
     int watch_fd;
     atomic_bool completed;    /* the worker finished; the response can be built */
