@@ -6,8 +6,13 @@
 
 digits is the example model (64 -> 32 -> 10); mlp784 is a 784 -> 1024 -> 1024 -> 10 ReLU
 MLP with fixed random weights. Both have max_batch_size 64 and one CPU instance, so the
-two repositories differ only in batching. Also writes OUT_DIR/<model>.json, one request
-body per model, for the load generator.
+two repositories differ only in batching. Also writes, per model, one request for the load
+generator in each input encoding:
+
+    OUT_DIR/<model>.json       the input as JSON data
+    OUT_DIR/<model>.bin        the same values as binary tensor data (JSON header + raw FP32),
+                               outputs asked for in binary too, as Triton's clients do
+    OUT_DIR/<model>.bin.hdr    the JSON header's length, for Inference-Header-Content-Length
 
 Usage: /usr/bin/python3 bench/sched/make_models.py OUT_DIR [MAX_QUEUE_DELAY_US]
 """
@@ -84,6 +89,16 @@ def main():
     for name, body in bodies.items():
         with open(os.path.join(out, name + ".json"), "w") as f:
             json.dump(body, f)
+        inp = body["inputs"][0]
+        blob = np.asarray(inp["data"], dtype=np.float32).tobytes()
+        header = json.dumps({
+            "inputs": [{"name": inp["name"], "shape": inp["shape"], "datatype": "FP32",
+                        "parameters": {"binary_data_size": len(blob)}}],
+            "parameters": {"binary_data_output": True}}).encode()
+        with open(os.path.join(out, name + ".bin"), "wb") as f:
+            f.write(header + blob)
+        with open(os.path.join(out, name + ".bin.hdr"), "w") as f:
+            f.write(str(len(header)))
 
 
 if __name__ == "__main__":

@@ -8,13 +8,15 @@
  * when their container closes. Nodes come from big arena chunks, never one malloc each.
  *
  * Numbers: conversions work from the lexeme. Integers are exact (no double on the way).
- * Doubles and floats take a fast path when the decimal fits 19 digits and a small power of
- * ten, with a check that proves the result correctly rounded, and otherwise call
- * strtod_l/strtof_l with a "C" locale created once, so a process locale with a decimal comma
- * never changes what a number means. Printing is the inverse: the fewest significant digits
- * that read back exactly, found by interval arithmetic on the value's neighbours for the
- * common ranges (floats in ~[1e-13, 1e32), doubles in [1e-10, 1e18)) and by formatting and
- * reading back, in the C locale, elsewhere. */
+ * Doubles and floats read a short lexeme (at most 19 digits) in one pass and take a fast path
+ * whose result is provably the correctly rounded one: Clinger's (mantissa <= 2^53, power of
+ * ten <= 22), and for floats a division-free product, or up to 19 digits, checked against
+ * float rounding boundaries with a margin for its error. Anything else calls strtod_l/strtof_l with
+ * a "C" locale created once, so a process locale with a decimal comma never changes what a number
+ * means. Arrays of numbers (tensor data) are parsed in a tight loop and converted in one call per
+ * array. Printing is the inverse: the fewest significant digits that read back exactly, found by
+ * interval arithmetic on the value's neighbours for the common ranges (floats in ~[1e-13, 1e32),
+ * doubles in [1e-10, 1e18)) and by formatting and reading back, in the C locale, elsewhere. */
 #include "core/json.h"
 
 #include <float.h>
@@ -439,41 +441,65 @@ static inline bool is_digit(char c)
 
 /* Scans a number lexeme at ps->p (strict RFC 8259 grammar, plus NaN, Infinity and
  * -Infinity) and fills node. */
+static inline __attribute__((always_inline)) uint32_t float_bits_of(bool neg, uint64_t m, int e);
+
+/* Scans a number lexeme at ps->p (strict RFC 8259 grammar, plus NaN, Infinity and
+ * -Infinity) and fills node. Short lexemes are also converted to float on the way
+ * (node->float_bits). */
 static inferd_status_t parse_number(parser_t *ps, inferd_json_t *node)
 {
     char *s = ps->p;
     char *p = s;
-    if (*p == '-')
-        p++;
+    bool neg = *p == '-';
+    uint64_t m = 0; /* the digits, exact while there are at most 19 */
+    p += neg;
+    char *ds = p;
     if (*p == '0') {
         p++;
         if (is_digit(*p))
             return syntax_error(ps, p, "invalid number (leading zero)");
     } else if (is_digit(*p)) {
         while (is_digit(*p))
-            p++;
+            m = m * 10 + (uint64_t)(*p++ - '0');
     } else if (p > s && (size_t)(ps->end - p) >= 8 && memcmp(p, "Infinity", 8) == 0) {
         p += 8;
+        node->float_bits = 0;
         goto done;
     } else {
         return syntax_error(ps, p, "invalid number");
     }
+    size_t ndig = (size_t)(p - ds);
+    int e = 0;
     if (*p == '.') {
         p++;
         if (!is_digit(*p))
             return syntax_error(ps, p, "invalid number (want a digit after '.')");
+        char *fs = p;
         while (is_digit(*p))
-            p++;
+            m = m * 10 + (uint64_t)(*p++ - '0');
+        size_t nfrac = (size_t)(p - fs);
+        ndig += nfrac;
+        e = nfrac > 19 ? -20 : -(int)nfrac; /* only used with ndig <= 19 */
     }
+    bool short_exp = true;
     if (*p == 'e' || *p == 'E') {
         p++;
+        bool eneg = *p == '-';
         if (*p == '+' || *p == '-')
             p++;
         if (!is_digit(*p))
             return syntax_error(ps, p, "invalid number (want a digit in the exponent)");
-        while (is_digit(*p))
+        char *es = p;
+        int x = 0;
+        while (is_digit(*p)) {
+            if (p - es < 5)
+                x = x * 10 + (*p - '0');
             p++;
+        }
+        short_exp = p - es <= 5;
+        e += eneg ? -x : x;
     }
+    node->float_bits = ndig <= 19 && short_exp ? float_bits_of(neg, m, e) : 0;
 done:
     node->u.number.text = s;
     node->u.number.len = (size_t)(p - s);
@@ -651,6 +677,7 @@ static inferd_status_t parse_scalar(parser_t *ps, inferd_json_t **out)
         if (!(node = new_node(ps, INFERD_JSON_NUMBER, &st)))
             return st;
         size_t n = c == 'N' ? 3 : 8;
+        node->float_bits = 0;
         node->u.number.text = ps->p;
         node->u.number.len = n;
         ps->p += n;
@@ -659,6 +686,35 @@ static inferd_status_t parse_scalar(parser_t *ps, inferd_json_t **out)
     }
     *out = node;
     return st;
+}
+
+/* After a ',' in an array: parses a run of numbers (tensor data) without the general value
+ * dispatch, pushing each one that a ',' follows. Returns with *out = the last number, not
+ * pushed, when something other than ',' follows it, or with *out = NULL when the next value
+ * is not a number (the caller parses it). */
+static inferd_status_t number_run(parser_t *ps, inferd_json_t **out)
+{
+    *out = NULL;
+    for (;;) {
+        skip_ws(ps);
+        char c = *ps->p;
+        if (c != '-' && !is_digit(c))
+            return INFERD_OK;
+        inferd_status_t st = INFERD_OK;
+        inferd_json_t *node = new_node(ps, INFERD_JSON_NUMBER, &st);
+        if (!node)
+            return st;
+        if ((st = parse_number(ps, node)) != INFERD_OK)
+            return st;
+        skip_ws(ps);
+        if (*ps->p != ',') {
+            *out = node;
+            return INFERD_OK;
+        }
+        if (!push_val(ps, node))
+            return oom(ps);
+        ps->p++;
+    }
 }
 
 static inferd_status_t parse_document(parser_t *ps)
@@ -707,7 +763,12 @@ static inferd_status_t parse_document(parser_t *ps)
             c = *ps->p;
             if (c == ',') {
                 ps->p++;
-                if (!is_array) {
+                if (is_array) {
+                    if ((st = number_run(ps, &v)) != INFERD_OK)
+                        return st;
+                    if (v)
+                        continue;
+                } else {
                     skip_ws(ps);
                     if ((st = parse_key(ps)) != INFERD_OK)
                         return st;
@@ -1000,12 +1061,78 @@ static bool slow_convert(const char *s, size_t len, bool want_float, double *dou
     return ok;
 }
 
-bool inferd_json_to_double(const inferd_json_t *n, double *out)
+/* The common lexeme, read in one pass: at most 19 digits in all (so the integer m of the
+ * digits is exact) and an exponent of at most 5 digits, value = m * 10^e. False, with the
+ * outputs unspecified, for anything else (longer numbers, NaN, Infinity): the caller takes
+ * the general path. */
+static inline __attribute__((always_inline)) bool lexeme_short(const char *s, size_t len, bool *neg,
+                                                               uint64_t *mout, int *eout)
 {
-    if (!n || n->type != INFERD_JSON_NUMBER)
+    const char *p = s, *end = s + len;
+    *neg = p < end && *p == '-';
+    p += *neg;
+    const char *ds = p;
+    uint64_t m = 0;
+    while (p < end && (unsigned)(*p - '0') < 10)
+        m = m * 10 + (uint64_t)(*p++ - '0');
+    size_t nint = (size_t)(p - ds);
+    size_t nfrac = 0;
+    if (p < end && *p == '.') {
+        const char *fs = ++p;
+        while (p < end && (unsigned)(*p - '0') < 10)
+            m = m * 10 + (uint64_t)(*p++ - '0'); /* wraps harmlessly past 19 digits: refused */
+        nfrac = (size_t)(p - fs);
+    }
+    if (nint == 0 || nint + nfrac > 19)
         return false;
-    const char *s = n->u.number.text;
-    size_t len = n->u.number.len;
+    int e = 0;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        bool eneg = p < end && *p == '-';
+        p += p < end && (*p == '-' || *p == '+');
+        const char *es = p;
+        while (p < end && (unsigned)(*p - '0') < 10 && p - es < 5)
+            e = e * 10 + (*p++ - '0');
+        if (p == es)
+            return false;
+        e = eneg ? -e : e;
+    }
+    *mout = m;
+    *eout = e - (int)nfrac;
+    return p == end;
+}
+
+/* Clinger's fast path: when m <= 2^53 and |e| <= 22, m and 10^|e| are exact doubles, so one
+ * IEEE multiply or divide gives m * 10^e correctly rounded to double. */
+static inline bool clinger(uint64_t m, int e, double *v)
+{
+    if (!FAST_DECIMAL || m > ((uint64_t)1 << 53) || e < -22 || e > 22)
+        return false;
+    double x = (double)(int64_t)m;
+    *v = e >= 0 ? x * pow10_tab[e] : x / pow10_tab[-e];
+    return true;
+}
+
+/* The float nearest the decimal x, given v = x correctly rounded to double (clinger()).
+ * Rounding v to float gives the float nearest x unless v is exactly a float rounding
+ * boundary (the midpoint of two adjacent floats) that x is not: rounding to double is
+ * monotonic and leaves doubles unchanged, and every such midpoint is a double, so x and v lie
+ * on the same side of every midpoint that v is not equal to. Midpoints are the doubles whose
+ * 29 low mantissa bits are exactly 1 << 28 (bit 24 after the binary point set, none below).
+ * v >= 1e-22 and v < 2^53 * 1e22 keep it clear of float subnormals and overflow. False when
+ * v is a midpoint. */
+static inline bool float_from_clinger(double v, float *out)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    if ((bits & (((uint64_t)1 << 29) - 1)) == ((uint64_t)1 << 28))
+        return false;
+    *out = (float)v;
+    return true;
+}
+
+static bool double_general(const char *s, size_t len, double *out)
+{
     if (special_value(s, len, out))
         return true;
     decimal_t d;
@@ -1014,23 +1141,56 @@ bool inferd_json_to_double(const inferd_json_t *n, double *out)
         *out = d.neg ? -0.0 : 0.0;
         return true;
     }
-    /* Clinger's fast path: m and 10^|e| are exact doubles, so one IEEE operation gives the
-     * correctly rounded result. */
-    if (FAST_DECIMAL && !d.truncated && d.m <= ((uint64_t)1 << 53) && d.e >= -22 && d.e <= 22) {
-        double v = (double)d.m;
-        v = d.e >= 0 ? v * pow10_tab[d.e] : v / pow10_tab[-d.e];
+    double v;
+    if (!d.truncated && d.e >= -22 && d.e <= 22 && clinger(d.m, (int)d.e, &v)) {
         *out = d.neg ? -v : v;
         return true;
     }
     return slow_convert(s, len, false, out, NULL);
 }
 
-bool inferd_json_to_float(const inferd_json_t *n, float *out)
+bool inferd_json_to_double(const inferd_json_t *n, double *out)
 {
     if (!n || n->type != INFERD_JSON_NUMBER)
         return false;
     const char *s = n->u.number.text;
     size_t len = n->u.number.len;
+    bool neg;
+    uint64_t m;
+    int e;
+    double v;
+    if (lexeme_short(s, len, &neg, &m, &e) && clinger(m, e, &v)) {
+        *out = neg ? -v : v;
+        return true;
+    }
+    return double_general(s, len, out);
+}
+
+/* Up to 19 leading digits and a power of ten within double's exact range. */
+static bool float_from_decimal(const decimal_t *d, float *out)
+{
+    if (!FAST_DECIMAL || d->e < -22 || d->e > 22)
+        return false;
+    /* v is within ~2 double ulps of the exact value (m -> double, one multiply or divide,
+     * and any dropped digits). Rounding v to float gives the correctly rounded float unless
+     * a float rounding boundary (a midpoint between floats) lies within that error, which
+     * shows in the 29 low mantissa bits being near 1 << 28. */
+    double v = (double)d->m;
+    v = d->e >= 0 ? v * pow10_tab[d->e] : v / pow10_tab[-d->e];
+    if (!(v >= (double)FLT_MIN && v <= (double)FLT_MAX))
+        return false;
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    int64_t low = (int64_t)(bits & (((uint64_t)1 << 29) - 1)) - ((int64_t)1 << 28);
+    if (low <= 8 && low >= -8)
+        return false;
+    float f = (float)v;
+    *out = d->neg ? -f : f;
+    return true;
+}
+
+static bool float_general(const char *s, size_t len, float *out)
+{
     double sv;
     if (special_value(s, len, &sv)) {
         *out = (float)sv;
@@ -1042,25 +1202,107 @@ bool inferd_json_to_float(const inferd_json_t *n, float *out)
         *out = d.neg ? -0.0f : 0.0f;
         return true;
     }
-    if (FAST_DECIMAL && d.e >= -22 && d.e <= 22) {
-        /* v is within ~2 double ulps of the exact value (m -> double, one multiply or
-         * divide, and any dropped digits). Rounding v to float gives the correctly rounded
-         * float unless a float rounding boundary (a midpoint between floats) lies within
-         * that error, which shows in the 29 low mantissa bits being near 1 << 28. */
-        double v = (double)d.m;
-        v = d.e >= 0 ? v * pow10_tab[d.e] : v / pow10_tab[-d.e];
-        if (v >= (double)FLT_MIN && v <= (double)FLT_MAX) {
-            uint64_t bits;
-            memcpy(&bits, &v, sizeof(bits));
-            int64_t low = (int64_t)(bits & (((uint64_t)1 << 29) - 1)) - ((int64_t)1 << 28);
-            if (low > 8 || low < -8) {
-                float f = (float)v;
-                *out = d.neg ? -f : f;
-                return true;
-            }
-        }
-    }
+    if (float_from_decimal(&d, out))
+        return true;
     return slow_convert(s, len, true, NULL, out);
+}
+
+/* 10^-k rounded to double, for k in [0, 22]. */
+static const double neg_pow10_tab[23] = {1e-0,  1e-1,  1e-2,  1e-3,  1e-4,  1e-5,  1e-6,  1e-7,
+                                         1e-8,  1e-9,  1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15,
+                                         1e-16, 1e-17, 1e-18, 1e-19, 1e-20, 1e-21, 1e-22};
+
+/* The float nearest m * 10^e (negated when neg) by a fast path, as bits; 0 when no fast
+ * path applies (the value is then read the slow way; a true +0 is cheap there too). */
+static inline __attribute__((always_inline)) uint32_t float_bits_of(bool neg, uint64_t m, int e)
+{
+    if (!FAST_DECIMAL || m == 0 || m > ((uint64_t)1 << 53) || e < -22 || e > 22)
+        return 0;
+    float f;
+    if (e < 0) {
+        /* The tensor-data case (0.4170), without a division: m is exact, 10^e and the
+         * product each round once, so v is within 3 double ulps of m * 10^e (relative error
+         * at most 2^-52, an ulp at least 2^-53 of v). When no float rounding boundary lies
+         * within 8 ulps of v, v and the exact value round to the same float (the argument
+         * of float_from_decimal); otherwise Clinger's exact quotient decides. */
+        double v = (double)(int64_t)m * neg_pow10_tab[-e]; /* m <= 2^53: a signed convert */
+        uint64_t bits;
+        memcpy(&bits, &v, sizeof(bits));
+        int64_t low = (int64_t)(bits & (((uint64_t)1 << 29) - 1)) - ((int64_t)1 << 28);
+        if (low > 8 || low < -8)
+            f = (float)v;
+        else if (!float_from_clinger((double)(int64_t)m / pow10_tab[-e], &f))
+            return 0;
+    } else if (!float_from_clinger((double)(int64_t)m * pow10_tab[e], &f)) {
+        return 0;
+    }
+    f = neg ? -f : f;
+    uint32_t out;
+    memcpy(&out, &f, sizeof(out));
+    return out;
+}
+
+static inline __attribute__((always_inline)) bool to_float(const char *s, size_t len, float *out)
+{
+    bool neg;
+    uint64_t m;
+    int e;
+    if (!lexeme_short(s, len, &neg, &m, &e))
+        return float_general(s, len, out);
+    uint32_t bits = float_bits_of(neg, m, e);
+    if (bits) {
+        memcpy(out, &bits, sizeof(bits));
+        return true;
+    }
+    if (m == 0) {
+        *out = neg ? -0.0f : 0.0f;
+        return true;
+    }
+    /* 17 to 19 digits (Python clients print 17) or a larger exponent. */
+    decimal_t d = {.neg = neg, .truncated = false, .m = m, .e = e};
+    if (float_from_decimal(&d, out))
+        return true;
+    return slow_convert(s, len, true, NULL, out);
+}
+
+/* A parsed node's float bits when the parser proved them, else the full conversion. */
+static inline __attribute__((always_inline)) bool node_to_float(const inferd_json_t *n, float *out)
+{
+    if (n->float_bits) {
+        memcpy(out, &n->float_bits, sizeof(*out));
+        return true;
+    }
+    return to_float(n->u.number.text, n->u.number.len, out);
+}
+
+bool inferd_json_to_float(const inferd_json_t *n, float *out)
+{
+    if (!n || n->type != INFERD_JSON_NUMBER)
+        return false;
+    return node_to_float(n, out);
+}
+
+size_t inferd_json_numbers_to_float(inferd_json_t *const *items, size_t n, void *dst)
+{
+    for (size_t i = 0; i < n; i++) {
+        const inferd_json_t *v = items[i];
+        float x;
+        if (v->type != INFERD_JSON_NUMBER || !node_to_float(v, &x))
+            return i;
+        memcpy((unsigned char *)dst + i * sizeof(x), &x, sizeof(x));
+    }
+    return n;
+}
+
+size_t inferd_json_numbers_to_double(inferd_json_t *const *items, size_t n, void *dst)
+{
+    for (size_t i = 0; i < n; i++) {
+        double x;
+        if (!inferd_json_to_double(items[i], &x))
+            return i;
+        memcpy((unsigned char *)dst + i * sizeof(x), &x, sizeof(x));
+    }
+    return n;
 }
 
 /* ------------------------------------------------------------------------------------ */

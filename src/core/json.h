@@ -34,6 +34,10 @@ typedef struct inferd_json_member {
 
 struct inferd_json {
     inferd_json_type_t type;
+    /* NUMBER nodes made by the parser: the value's float bits when a fast path proved them
+     * while scanning the lexeme (tensor data is mostly FP32), else 0, so inferd_json_to_float
+     * need not read the lexeme again. 0 (as in a node built by hand) means "not known". */
+    uint32_t float_bits;
     union {
         bool boolean;
         struct {
@@ -105,5 +109,11 @@ void inferd_json_write_double(struct inferd_buf *out, double v);
  * twice). False when the node is not a number. Values beyond the float range become
  * +-Infinity, as strtof does. */
 bool inferd_json_to_float(const inferd_json_t *n, float *out);
+
+/* inferd_json_to_float / inferd_json_to_double over n nodes into dst (n packed floats or
+ * doubles, any alignment), bit-identical to them, in one call per array (the tensor-data path).
+ * Returns how many converted: n, or the index of the first node that is not a number. */
+size_t inferd_json_numbers_to_float(inferd_json_t *const *items, size_t n, void *dst);
+size_t inferd_json_numbers_to_double(inferd_json_t *const *items, size_t n, void *dst);
 
 #endif

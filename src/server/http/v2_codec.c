@@ -614,13 +614,32 @@ static inline inferd_status_t fill_leaf(fill_t *f, const inferd_json_t *v)
     return INFERD_OK;
 }
 
+/* FP32/FP64 leaves of one array, converted in runs without a per-element switch; stops at a
+ * nested array (returned to fill_walk) or a bad element (reported by fill_leaf). Returns how
+ * many items it consumed. */
+static size_t fill_numbers(fill_t *f, inferd_json_t *const *it, size_t n)
+{
+    size_t done;
+    if (f->dtype == INFERD_DTYPE_FP32) {
+        done = inferd_json_numbers_to_float(it, n, f->dst);
+        f->dst += done * sizeof(float);
+    } else if (f->dtype == INFERD_DTYPE_FP64) {
+        done = inferd_json_numbers_to_double(it, n, f->dst);
+        f->dst += done * sizeof(double);
+    } else {
+        return 0;
+    }
+    f->idx += done;
+    return done;
+}
+
 static inferd_status_t fill_walk(fill_t *f, const inferd_json_t *v)
 {
     if (v->type != INFERD_JSON_ARRAY)
         return fill_leaf(f, v);
     inferd_json_t *const *it = v->u.array.items;
     size_t n = v->u.array.count;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = fill_numbers(f, it, n); i < n; i++) {
         inferd_status_t st =
             it[i]->type == INFERD_JSON_ARRAY ? fill_walk(f, it[i]) : fill_leaf(f, it[i]);
         if (st != INFERD_OK)
