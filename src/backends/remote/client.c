@@ -22,18 +22,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backends/remote/http1.h"
 #include "backends/remote/upstream.h"
 #include "core/alloc.h"
 #include "core/thread.h"
 
-#define CTX_SCAN_NS 5000000ll /* how often the I/O thread looks at its calls' contexts */
-#define MAX_IDLE_CALLS 256    /* calls kept for reuse */
-#define MAX_KICKS 8
-#define LINGER_MAX_NS                                                                              \
-    200000 /* the longest a starting thread waits for the answer itself */ /* immediate timer      \
-                                                                              rounds per drive     \
-                                                                              before deferring to  \
-                                                                              the timerfd */
+#define CTX_SCAN_NS 5000000ll  /* how often the I/O thread looks at its calls' contexts */
+#define MAX_IDLE_CALLS 256     /* calls kept for reuse */
+#define MAX_KICKS 8            /* immediate timer rounds per drive before the timerfd */
+#define LINGER_MAX_NS 400000ll /* the longest a starting thread waits for the answer itself */
 
 typedef struct remote_call {
     CURL *easy; /* kept across reuses */
@@ -61,6 +58,7 @@ static struct {
     remote_call_t *idle;
     size_t n_idle;
     atomic_bool stop;
+    atomic_int spinners; /* threads busy-polling for an answer (at most one) */
 
     pthread_mutex_t mlock; /* the multi handle and everything below */
     CURLM *multi;
@@ -436,6 +434,8 @@ static bool client_open(void)
 
 inferd_status_t inferd_remote_client_acquire(inferd_err_t *err)
 {
+    if (inferd_h1_acquire(err) != INFERD_OK)
+        return err->code;
     pthread_once(&curl_once, curl_init_once);
     pthread_mutex_lock(&client.lock);
     inferd_status_t st = INFERD_OK;
@@ -451,11 +451,14 @@ inferd_status_t inferd_remote_client_acquire(inferd_err_t *err)
         }
     }
     pthread_mutex_unlock(&client.lock);
+    if (st != INFERD_OK)
+        inferd_h1_release();
     return st;
 }
 
 void inferd_remote_client_release(void)
 {
+    inferd_h1_release();
     pthread_mutex_lock(&client.lock);
     bool last = --client.users == 0;
     if (last)
@@ -544,8 +547,19 @@ static bool call_is_live(const remote_call_t *c)
 static void linger(remote_call_t *c, curl_socket_t fd, uint64_t gen, int64_t wait_ns)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN};
-    struct timespec ts = {0, (long)wait_ns};
-    int ready = ppoll(&p, 1, &ts, NULL);
+    int ready = 0;
+    /* One thread at a time busy-polls the socket (a sleeping thread's wake-up costs tens
+     * of microseconds on a virtual CPU, as much as the upstream's answer); others sleep. */
+    int expect = 0;
+    if (atomic_compare_exchange_strong(&client.spinners, &expect, 1)) {
+        int64_t end = inferd_now_ns() + wait_ns;
+        while ((ready = poll(&p, 1, 0)) == 0 && inferd_now_ns() < end)
+            ;
+        atomic_store(&client.spinners, 0);
+    } else {
+        struct timespec ts = {0, (long)wait_ns};
+        ready = ppoll(&p, 1, &ts, NULL);
+    }
     remote_call_t *fin = NULL;
     no_linger = true;
     pthread_mutex_lock(&client.mlock);
@@ -572,6 +586,8 @@ inferd_status_t inferd_remote_start(inferd_ctx_t *ctx, const inferd_remote_reque
                                     inferd_remote_response_t *resp, inferd_remote_done_fn done,
                                     void *arg, inferd_err_t *err)
 {
+    if (strncasecmp(req->url, "http://", 7) == 0)
+        return inferd_h1_start(ctx, req, resp, done, arg, err); /* see http1.h */
     if (ctx && inferd_ctx_check(ctx, err) != INFERD_OK)
         return err->code;
     remote_call_t *c = call_get();

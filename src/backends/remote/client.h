@@ -1,5 +1,6 @@
-/* A small HTTP client for upstream KServe v2 servers, on libcurl's multi interface. One
- * I/O thread ("remote-io") drives every transfer of the process, over keep-alive
+/* A small HTTP client for upstream KServe v2 servers: http:// URLs go to inferd's own
+ * HTTP/1.1 client (http1.h), https:// ones to libcurl's multi interface. Each has one
+ * I/O thread that drives every transfer of the process, over keep-alive
  * connections pooled per upstream host with a bound. A call is started from any thread,
  * which writes the request itself when a pooled connection is free, and completes with a
  * callback (inferd_remote_start), or blocks its caller (inferd_remote_perform). The request's
@@ -39,7 +40,7 @@ typedef struct inferd_remote_request {
     long max_host_connections;        /* connection pool bound for this upstream */
     struct inferd_upstream *upstream; /* counts its open connections; may be NULL */
     int64_t linger_ns; /* > 0: the starter may wait this long for the answer itself (at most
-                          200 us; see client.c), instead of handing it over from the I/O
+                          400 us), instead of handing it over from the I/O
                           thread. For upstreams that answer quickly. */
 } inferd_remote_request_t;
 

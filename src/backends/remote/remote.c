@@ -555,14 +555,14 @@ static void on_infer_done(void *arg, inferd_status_t st, const inferd_err_t *cer
 }
 
 /* How long the thread that starts a call may wait for the answer itself: about twice what
- * the upstream usually takes, when that is short (the client caps it at 200 us); 0 for a
- * slow upstream, whose answers the I/O thread hands over. */
+ * the upstream usually takes, when that is short (the client caps it at 400 us); 0 for a
+ * slow or busy upstream, whose answers the I/O thread hands over. */
 static int64_t linger_for(const inferd_upstream_t *up)
 {
     long long recent = atomic_load_explicit(&up->recent_ns, memory_order_relaxed);
     if (recent == 0)
         return 100000;
-    return recent <= 100000 ? 2 * recent : 0;
+    return recent <= 200000 ? 2 * recent : 0;
 }
 
 static void start_infer(remote_job_t *j)
