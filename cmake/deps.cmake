@@ -4,10 +4,11 @@ find_package(Threads REQUIRED)
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
 pkg_check_modules(PROTOBUFC REQUIRED IMPORTED_TARGET libprotobuf-c)
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
-# OpenBLAS's single-threaded build: the pthread build starts a thread per host core when
-# the library loads, before main(), whatever CPUs the process may really use. inferd owns
-# its threads (core/thread.h), so it links the serial build, found at run time through
-# the RPATH (Debian's libopenblas.so.0 alternative may point at the pthread build).
+# OpenBLAS is only the peer of the GEMM benchmark (bench/gemm): the server and its engine
+# do not link it (it brings libgfortran and libquadmath, whose printf hooks send every
+# printf in the process down glibc's slow path). The serial build: the pthread build
+# starts a thread per host core when the library loads; found at run time through the
+# RPATH (Debian's libopenblas.so.0 alternative may point at the pthread build).
 set(INFERD_OPENBLAS_DIR /usr/lib/x86_64-linux-gnu/openblas-serial
     CACHE PATH "directory of the serial OpenBLAS (libopenblas-serial-dev)")
 find_library(INFERD_OPENBLAS_LIB openblas PATHS ${INFERD_OPENBLAS_DIR} NO_DEFAULT_PATH REQUIRED)

@@ -24,9 +24,17 @@
 #include "core/thread.h"
 
 #define MAX_WORKERS 256
-/* Spin iterations before a worker or a waiting caller sleeps: a few tens of
- * microseconds, about the gap between two operators of one run. */
-#define SPIN_ITERS 4000
+/* How long a worker or a waiting caller spins before it sleeps: longer than the gap
+ * between two operators of one run (a wake from futex_wait takes 20-100 us on a busy
+ * 2-vCPU VM, as long as a small operator), short enough that an idle server does not
+ * burn CPU. Bounded by the clock, not by a count of pause instructions, whose cost
+ * varies tenfold between CPUs. */
+#define SPIN_NS 100000
+/* Pause instructions between two reads of the clock while spinning (about 1 us). */
+#define SPIN_BATCH 32
+/* Chunks per thread in inferd_pool_for_range: a helper that starts late leaves its
+ * chunks to the threads already running instead of being waited for. */
+#define RANGE_CHUNKS_PER_THREAD 4
 
 typedef struct pool_job {
     inferd_pool_task_fn fn;
@@ -81,6 +89,13 @@ static inline void cpu_relax(void)
 #endif
 }
 
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static void run_tasks(pool_job_t *j)
 {
     for (;;) {
@@ -124,11 +139,15 @@ static void worker_main(void *arg)
         }
         if (atomic_load(&s->pool->stop))
             return;
-        for (int i = 0;
-             i < SPIN_ITERS && !is_claimed(atomic_load_explicit(&s->claim, memory_order_relaxed));
-             i++)
-            cpu_relax();
-        if (is_claimed(atomic_load(&s->claim)))
+        int64_t until = now_ns() + SPIN_NS;
+        bool claimed = false;
+        do {
+            for (int i = 0; i < SPIN_BATCH && !claimed; i++) {
+                cpu_relax();
+                claimed = is_claimed(atomic_load_explicit(&s->claim, memory_order_relaxed));
+            }
+        } while (!claimed && now_ns() < until);
+        if (claimed || is_claimed(atomic_load(&s->claim)))
             continue;
         atomic_store(&s->sleeping, true);
         /* Re-check after announcing sleep: a claimer either sees `sleeping` and wakes us,
@@ -226,8 +245,11 @@ void inferd_pool_parallel_for(inferd_pool_t *pool, int64_t n_tasks, int max_thre
             atomic_fetch_sub(&j.running, 1);
     }
     /* Wait for the workers that accepted (they are running our tasks, never blocked). */
-    for (int i = 0; atomic_load(&j.running) != 0; i++) {
-        if (i < SPIN_ITERS) {
+    if (atomic_load(&j.running) == 0)
+        return;
+    int64_t until = now_ns() + SPIN_NS;
+    for (int i = 1; atomic_load(&j.running) != 0; i++) {
+        if (i % SPIN_BATCH != 0 || now_ns() < until) {
             cpu_relax();
             continue;
         }
@@ -291,12 +313,14 @@ void inferd_pool_for_range(int64_t n, int64_t grain, int64_t align, inferd_pool_
     int64_t threads = thread_budget > 0 ? thread_budget : inferd_pool_workers(pool) + 1;
     if (grain < 1)
         grain = 1;
-    int64_t chunks = n / grain < threads ? n / grain : threads;
-    if (!pool || chunks < 2) {
+    if (!pool || threads < 2 || n / grain < 2) {
         fn(arg, 0, n);
         return;
     }
+    int64_t chunks = threads * RANGE_CHUNKS_PER_THREAD;
+    if (chunks > n / grain)
+        chunks = n / grain;
     range_job_t r = {
         .fn = fn, .arg = arg, .n = n, .align = align < 1 ? 1 : align, .chunks = chunks};
-    inferd_pool_parallel_for(pool, chunks, (int)chunks, range_task, &r);
+    inferd_pool_parallel_for(pool, chunks, (int)threads, range_task, &r);
 }

@@ -3,8 +3,8 @@
  * product). The caller always takes part and is never blocked waiting for a worker to
  * become free: it claims the workers that are idle right now (up to its budget) and runs
  * whatever tasks nobody else took, so any number of model workers may call at once and a
- * busy pool degrades to running on the caller. Workers spin briefly after a task and then
- * sleep on a futex. No allocation per call.
+ * busy pool degrades to running on the caller. Workers spin for about 100 us (by the
+ * clock) after a task and then sleep on a futex. No allocation per call.
  *
  * The server creates one pool at start (--intra-op-threads) and makes it the default;
  * each model's runs limit themselves to a budget of threads (the model config parameter
@@ -41,9 +41,11 @@ void inferd_pool_parallel_for(inferd_pool_t *pool, int64_t n_tasks, int max_thre
                               inferd_pool_task_fn fn, void *arg);
 
 /* Runs fn(arg, lo, hi) over contiguous chunks covering [0, n) on the default pool within
- * the calling thread's budget: one chunk per thread, each at least `grain` items and
+ * the calling thread's budget: up to four chunks per thread (handed out as threads come
+ * free, so a helper that starts late is not waited for), each at least `grain` items and
  * starting at a multiple of `align` (>= 1; SIMD kernels pass their vector width so no
- * element moves between a vector body and a scalar tail). With fewer than 2 * grain items
+ * element moves between a vector body and a scalar tail). Chunk edges depend only on n,
+ * grain, align and the budget, never on which thread runs a chunk. With fewer than 2 * grain items
  * or no pool it is one call fn(arg, 0, n) on the caller: small work never pays for a
  * dispatch. Thread: any. */
 typedef void (*inferd_pool_range_fn)(void *arg, int64_t lo, int64_t hi);

@@ -18,9 +18,11 @@
 
 #include <string.h>
 
+#include "backends/onnx/kernels/simd_f32.h"
 #include "backends/onnx/ops/ops.h"
 #include "backends/onnx/passes.h"
 #include "core/alloc.h"
+#include "core/pool.h"
 
 static inferd_status_t check_inputs(const inferd_onnx_graph_t *g, inferd_tensor_t *const *inputs,
                                     inferd_err_t *err)
@@ -134,10 +136,57 @@ static void run_deinit(run_t *r, const inferd_onnx_graph_t *g)
     inferd_free(r->block);
 }
 
+static void zero_range(void *arg, int64_t lo, int64_t hi)
+{
+    memset((char *)arg + lo, 0, (size_t)(hi - lo));
+}
+
+/* Zeroes an arena view, a large one over the intra-op pool. */
+static void zero_bytes(void *p, size_t n)
+{
+    inferd_pool_for_range((int64_t)n, INFERD_ONNX_PAR_GRAIN * (int64_t)sizeof(float), 64,
+                          zero_range, p);
+}
+
+/* Whether node n's kernel writes every element of its output j of type dt, so that the
+ * output need not be zeroed first: output 0 in FP32 of these default-domain ops, whose
+ * kernels (ops/conv.c on every path, gemm.c, binary.c, softmax.c, norm.c, movement.c,
+ * unary.c, activation.c, pool.c) write each element. Zeroing what they then overwrite
+ * was a tenth of a transformer's run. Every other output is zeroed, as
+ * inferd_tensor_create's are. (Checked by filling these outputs with NaN instead: the
+ * conformance suite and the engine benchmark's comparison with ONNX Runtime still pass.) */
+static bool writes_every_element(const inferd_onnx_node_t *n, int j, inferd_dtype_t dt)
+{
+    static const char *const ops[] = {
+        "Conv",
+        "MatMul",
+        "Gemm",
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "Softmax",
+        "Erf",
+        "Relu",
+        "MaxPool",
+        "AveragePool",
+        "GlobalAveragePool",
+        "Transpose",
+        "LayerNormalization",
+    };
+    if (j != 0 || dt != INFERD_DTYPE_FP32 || n->domain[0] != '\0')
+        return false;
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+        if (strcmp(n->op_type, ops[i]) == 0)
+            return true;
+    return false;
+}
+
 /* The planned view for output value v of shape s, or NULL when v is not planned or
- * came out larger than planned. */
+ * came out larger than planned. Zeroed unless `zero` is false (the kernel writes every
+ * element). */
 static inferd_tensor_t *planned_output(run_t *r, int v, inferd_dtype_t dt,
-                                       const inferd_onnx_shape_t *s)
+                                       const inferd_onnx_shape_t *s, bool zero)
 {
     if (!r->arena || r->plan->size[v] == 0)
         return NULL;
@@ -160,8 +209,8 @@ static inferd_tensor_t *planned_output(run_t *r, int v, inferd_dtype_t dt,
     inferd_tensor_t *t =
         inferd_tensor_view(r->arena, r->plan->offset[v], dt, s->dims, s->ndim, nbytes, NULL);
     /* Kernels may rely on zeroed outputs, as inferd_tensor_create gives them. */
-    if (t && t->nbytes && u < 0)
-        memset(t->data, 0, t->nbytes);
+    if (t && t->nbytes && u < 0 && zero)
+        zero_bytes(t->data, t->nbytes);
     return t;
 }
 
@@ -190,7 +239,7 @@ static inferd_status_t make_outputs(run_t *r, const inferd_onnx_graph_t *g,
                                       "view of %llu elements over %zu bytes",
                                       (unsigned long long)numel, src->nbytes);
             r->out[j] = inferd_tensor_view(src, 0, dt, s->dims, s->ndim, src->nbytes, err);
-        } else if (!(r->out[j] = planned_output(r, v, dt, s))) {
+        } else if (!(r->out[j] = planned_output(r, v, dt, s, !writes_every_element(n, j, dt)))) {
             /* A BYTES output's size depends on its strings: reshape worked it out. */
             r->out[j] =
                 inferd_tensor_create(dt, s->dims, s->ndim, dt == INFERD_DTYPE_BYTES ? s->nbytes : 0,

@@ -226,14 +226,14 @@ static void default_pool_and_budget(void **state)
 typedef struct range_log {
     atomic_int calls;
     atomic_int hits[1000];
-    atomic_llong los[8];
+    atomic_llong los[16];
 } range_log_t;
 
 static void range_cb(void *arg, int64_t lo, int64_t hi)
 {
     range_log_t *r = arg;
     int k = atomic_fetch_add(&r->calls, 1);
-    if (k < 8)
+    if (k < 16)
         atomic_store(&r->los[k], lo);
     for (int64_t i = lo; i < hi; i++)
         atomic_fetch_add(&r->hits[i], 1);
@@ -246,7 +246,7 @@ static int range_run(int64_t n, int64_t grain, int64_t align, range_log_t *r)
     for (int64_t i = 0; i < n; i++)
         assert_int_equal(atomic_load(&r->hits[i]), 1);
     int calls = atomic_load(&r->calls);
-    for (int k = 0; k < calls && k < 8; k++)
+    for (int k = 0; k < calls && k < 16; k++)
         assert_int_equal(atomic_load(&r->los[k]) % align, 0);
     return calls;
 }
@@ -260,12 +260,14 @@ static void for_range_splits_large_work(void **state)
     inferd_err_t err;
     assert_int_equal(inferd_pool_create(3, &pool, &err), INFERD_OK);
     inferd_pool_set_default(pool);
-    assert_int_equal(range_run(1000, 10, 16, &r), 4); /* one chunk per thread */
-    assert_int_equal(range_run(999, 7, 1, &r), 4);
+    assert_int_equal(range_run(1000, 10, 16, &r), 16); /* four chunks per thread */
+    assert_int_equal(range_run(999, 7, 1, &r), 16);
     assert_int_equal(range_run(19, 10, 1, &r), 1); /* under 2 * grain: the caller only */
-    assert_int_equal(range_run(30, 10, 1, &r), 3);
+    assert_int_equal(range_run(30, 10, 1, &r), 3); /* no chunk under grain */
     inferd_pool_set_budget(2);
-    assert_int_equal(range_run(1000, 10, 16, &r), 2);
+    assert_int_equal(range_run(1000, 10, 16, &r), 8);
+    inferd_pool_set_budget(1);
+    assert_int_equal(range_run(1000, 10, 16, &r), 1);
     inferd_pool_set_budget(0);
     range_run(0, 10, 1, &r);
     assert_int_equal(atomic_load(&r.calls), 0);
@@ -307,8 +309,8 @@ static void for_range_in_worker_stays_there(void **state)
     inferd_pool_parallel_for(pool, 2, 2, nested_range_cb, &nr);
     assert_int_equal(atomic_load(&nr.arrived), 2);
     assert_int_equal(atomic_load(&nr.worker_calls), 1);
-    /* The caller's split found the only worker busy or idle: 2 chunks either way. */
-    assert_int_equal(atomic_load(&nr.caller_calls), 2);
+    /* The caller's split found the only worker busy or idle: 8 chunks either way. */
+    assert_int_equal(atomic_load(&nr.caller_calls), 8);
     inferd_pool_set_default(NULL);
     inferd_pool_destroy(pool);
 }

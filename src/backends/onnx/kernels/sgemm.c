@@ -688,6 +688,24 @@ int inferd_sgemm_threads(int64_t m, int64_t n, int64_t k, int max_threads)
     return (int)thread_count(inferd_pool_default(), m, n, k, max_threads, groups);
 }
 
+/* The product without scratch memory, one element at a time, for when packing a
+ * transposed B finds no memory: slow, but it cannot fail. */
+static void product_in_place(const inferd_sgemm_job_t *job)
+{
+    int64_t a_rs = job->trans_a ? 1 : job->lda, a_ks = job->trans_a ? job->lda : 1;
+    int64_t b_ks = job->trans_b ? 1 : job->ldb, b_cs = job->trans_b ? job->ldb : 1;
+    for (int64_t i = 0; i < job->m; i++)
+        for (int64_t j = 0; j < job->n; j++) {
+            float acc = 0.0f;
+            for (int64_t q = 0; q < job->k; q++)
+                acc = fmaf(job->a[i * a_rs + q * a_ks], job->b[q * b_ks + j * b_cs], acc);
+            float v = job->alpha != 1.0f ? job->alpha * acc : acc;
+            if (job->c)
+                v = v + job->beta * job->c[i * job->c_rs + j * job->c_cs];
+            job->y[i * job->ldy + j] = inferd_sgemm_act(job->act, v);
+        }
+}
+
 bool inferd_sgemm_run(const inferd_sgemm_job_t *job)
 {
     if (job->m <= 0 || job->n <= 0)
@@ -734,7 +752,8 @@ bool inferd_sgemm_run(const inferd_sgemm_job_t *job)
                                        INFERD_OWNER_ARENA);
         if (!tmp) {
             inferd_free(ap);
-            return false;
+            product_in_place(job);
+            return true;
         }
         pk = tmp;
     }

@@ -68,9 +68,9 @@ typedef struct inferd_sgemm_job {
 
 /* Runs the job. Splits the columns over the default intra-op pool when the product is
  * large enough (each element is still computed by one thread). Allocates scratch to copy
- * A into row blocks (done without when that fails) and to pack a transposed B that is not
- * prepacked: returns false only if that last allocation fails (Y untouched). The results
- * do not depend on either copy. Thread-safe. */
+ * A into row blocks and to pack a transposed B that is not prepacked; without that
+ * memory it reads A and B where they are (slowly, for B), so it always succeeds and
+ * returns true (a bool for callers written against a fallible version). Thread-safe. */
 bool inferd_sgemm_run(const inferd_sgemm_job_t *job);
 
 /* Threads inferd_sgemm_run would use for an m x n x k product with this max_threads on

@@ -11,10 +11,12 @@
  * than trapping. Kernels: FP32, FP64 and every 8- to 64-bit integer type. */
 #include "backends/onnx/ops/ops.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "backends/onnx/kernels/simd_f32.h"
 #include "core/alloc.h"
+#include "core/pool.h"
 
 typedef enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_COUNT_ } bin_kind_t;
 
@@ -199,6 +201,57 @@ static inferd_status_t binary_reshape(const inferd_onnx_node_t *node, inferd_ten
     return operand_shapes(node, in, &a, &b, &out[0], err);
 }
 
+/* Moves a fresh walk to the start of output row `row`. */
+static void bcast_seek(inferd_onnx_bcast_t *w, int64_t row)
+{
+    for (int i = w->ndim - 1; i >= 0; i--) {
+        w->idx[i] = row % w->dims[i];
+        row /= w->dims[i];
+        w->off_a += w->idx[i] * w->sa[i];
+        w->off_b += w->idx[i] * w->sb[i];
+    }
+}
+
+/* The op over a range of the output, split over the intra-op pool: whole broadcast rows
+ * (a bias row added to every token), or, for one long row, chunks of whole vectors. The
+ * fused activation (the residual Add + Relu of ResNets, FP32 only) is applied to each
+ * chunk while it is in cache. Every element gets the same operations on any split. */
+typedef struct bin_par {
+    const binary_data_t *d;
+    const inferd_onnx_node_t *node;
+    const inferd_onnx_bcast_t *w;
+    const char *pa, *pb;
+    char *po;
+    size_t es;
+    atomic_bool div_by_zero;
+} bin_par_t;
+
+static void bin_rows_task(void *arg, int64_t lo, int64_t hi)
+{
+    bin_par_t *p = arg;
+    inferd_onnx_bcast_t w = *p->w;
+    int64_t n = w.inner;
+    if (w.rows == 1) {
+        /* [lo, hi) are elements of the only row. */
+        if (!p->d->loop(p->pa + (size_t)(w.off_a + lo * w.inner_sa) * p->es, w.inner_sa,
+                        p->pb + (size_t)(w.off_b + lo * w.inner_sb) * p->es, w.inner_sb,
+                        p->po + (size_t)lo * p->es, hi - lo))
+            atomic_store(&p->div_by_zero, true);
+        n = 1;
+    } else {
+        bcast_seek(&w, lo);
+        for (int64_t row = lo; row < hi; row++) {
+            if (!p->d->loop(p->pa + (size_t)w.off_a * p->es, w.inner_sa,
+                            p->pb + (size_t)w.off_b * p->es, w.inner_sb,
+                            p->po + (size_t)(row * w.inner) * p->es, w.inner))
+                atomic_store(&p->div_by_zero, true);
+            inferd_onnx_bcast_next(&w);
+        }
+    }
+    if (p->node->epilogue.kind != INFERD_ONNX_ACT_NONE)
+        inferd_simd_act(&p->node->epilogue, (float *)p->po + lo * n, (hi - lo) * n);
+}
+
 static inferd_status_t binary_compute(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
                                       inferd_tensor_t *const *out, inferd_err_t *err)
 {
@@ -208,18 +261,23 @@ static inferd_status_t binary_compute(const inferd_onnx_node_t *node, inferd_ten
         return err ? err->code : INFERD_E_INVALID_ARG;
     inferd_onnx_bcast_t w;
     inferd_onnx_bcast_init(&w, &a, &b, &o);
-    size_t es = inferd_dtype_size(out[0]->dtype);
-    const char *pa = in[0]->data, *pb = in[1]->data;
-    char *po = out[0]->data;
-    for (int64_t row = 0; row < w.rows; row++) {
-        if (!d->loop(pa + (size_t)w.off_a * es, w.inner_sa, pb + (size_t)w.off_b * es, w.inner_sb,
-                     po + (size_t)(row * w.inner) * es, w.inner))
-            return inferd_err_set(err, INFERD_E_INVALID_ARG, "integer division by zero");
-        inferd_onnx_bcast_next(&w);
-    }
-    /* A fused activation (the residual Add + Relu of ResNets), FP32 only. */
-    if (node->epilogue.kind != INFERD_ONNX_ACT_NONE)
-        inferd_simd_act(&node->epilogue, out[0]->data, (int64_t)inferd_tensor_numel(out[0]));
+    if (w.rows * w.inner == 0)
+        return INFERD_OK;
+    bin_par_t p = {.d = d,
+                   .node = node,
+                   .w = &w,
+                   .pa = in[0]->data,
+                   .pb = in[1]->data,
+                   .po = out[0]->data,
+                   .es = inferd_dtype_size(out[0]->dtype)};
+    atomic_init(&p.div_by_zero, false);
+    if (w.rows == 1)
+        inferd_pool_for_range(w.inner, INFERD_ONNX_PAR_GRAIN, 16, bin_rows_task, &p);
+    else
+        inferd_pool_for_range(w.rows, (INFERD_ONNX_PAR_GRAIN + w.inner - 1) / w.inner, 1,
+                              bin_rows_task, &p);
+    if (atomic_load(&p.div_by_zero))
+        return inferd_err_set(err, INFERD_E_INVALID_ARG, "integer division by zero");
     return INFERD_OK;
 }
 

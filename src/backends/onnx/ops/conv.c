@@ -8,10 +8,12 @@
  * skips it and reads the input directly. 2-D windows (the hot case) are unrolled straight
  * into the GEMM's packed panels (kernels/conv_im2col.c), and a group-1 batch is split by
  * images over the intra-op pool; depthwise 2-D convolutions (one input channel per group)
- * skip the GEMM and accumulate shifted rows directly. OpenBLAS remains for Winograd and
- * for when a scratch allocation fails. ConvTranspose is the adjoint: a GEMM with the
- * transposed weights produces columns that col2im scatters (adds) into the output.
- * The integer convolutions subtract the zero points while unrolling, accumulate exactly in
+ * skip the GEMM and accumulate shifted rows directly. A group-1, stride-1, undilated 3x3
+ * Conv with constant weights and 16+ input channels runs as Winograd F(4x4, 3x3) instead
+ * (kernels/winograd.c: a quarter of the multiplies, vectorized transforms, bias and the
+ * fused activation in the output transform, the same row-stable GEMM). ConvTranspose is the
+ * adjoint: a GEMM with the transposed weights produces columns that col2im scatters (adds) into the
+ * output. The integer convolutions subtract the zero points while unrolling, accumulate exactly in
  * int32 and, for QLinearConv, requantize per output channel.
  *
  * The column buffers are the only allocations kernels make here (refused, not wrapped,
@@ -19,7 +21,6 @@
  * exists. Conv and ConvTranspose are FP32; the integer ones take UINT8/INT8. */
 #include "backends/onnx/ops/ops.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -28,6 +29,7 @@
 #include "backends/onnx/kernels/conv_im2col.h"
 #include "backends/onnx/kernels/sgemm.h"
 #include "backends/onnx/kernels/simd_f32.h"
+#include "backends/onnx/kernels/winograd.h"
 #include "backends/onnx/ops/spatial.h"
 #include "core/alloc.h"
 #include "core/pool.h"
@@ -40,11 +42,54 @@ typedef struct conv_data {
     int64_t output_padding[INFERD_ONNX_MAX_SPATIAL];
     int64_t output_shape[INFERD_MAX_DIMS];
     /* Conv with a constant 3x3 W, group 1, unit strides and dilations: W transformed for
-     * Winograd F(2x2, 3x3) at load, as 16 matrices [M, C] (NULL when not applicable). It
-     * lives in the same allocation as this struct. */
-    const float *wino_u;
-    int64_t wino_m, wino_c;
+     * Winograd F(4x4, 3x3) at load (NULL when not applicable); freed with this struct. */
+    inferd_wino_t *wino;
+    /* Conv: the im2col segment table of the first 2-D window the node ran with (a table
+     * depends on the window only; building it was about 30 % of a small convolution's
+     * time). Published once, then read-only; other windows build theirs per call. */
+    _Atomic(struct conv_table *) table;
 } conv_data_t;
+
+typedef struct conv_table {
+    inferd_onnx_window_t w;
+    inferd_conv_seg_t segs[];
+} conv_table_t;
+
+static bool same_window(const inferd_onnx_window_t *a, const inferd_onnx_window_t *b)
+{
+    if (a->nsp != b->nsp)
+        return false;
+    for (int i = 0; i < a->nsp; i++)
+        if (a->in[i] != b->in[i] || a->out[i] != b->out[i] || a->k[i] != b->k[i] ||
+            a->s[i] != b->s[i] || a->d[i] != b->d[i] || a->pb[i] != b->pb[i] ||
+            a->pe[i] != b->pe[i])
+            return false;
+    return true;
+}
+
+/* The node's cached segment table for w, made on first use; NULL when the node's table
+ * is for another window or memory is short (the caller then builds one per call). The
+ * cache is the one member of the shared, otherwise read-only op data that changes, once,
+ * atomically. */
+static const inferd_conv_seg_t *cached_table(const conv_data_t *cd, const inferd_onnx_window_t *w)
+{
+    conv_data_t *d = (conv_data_t *)cd;
+    conv_table_t *t = atomic_load_explicit(&d->table, memory_order_acquire);
+    if (!t) {
+        size_t n = sizeof(*t) + (size_t)inferd_conv_im2col_table_size(w) * sizeof(t->segs[0]);
+        conv_table_t *mine = inferd_malloc(n);
+        if (!mine)
+            return NULL;
+        mine->w = *w;
+        inferd_conv_im2col_table(w, mine->segs);
+        if (atomic_compare_exchange_strong_explicit(&d->table, &t, mine, memory_order_acq_rel,
+                                                    memory_order_acquire))
+            t = mine;
+        else
+            inferd_free(mine); /* another run published first: t is theirs */
+    }
+    return same_window(&t->w, w) ? t->segs : NULL;
+}
 
 static inferd_status_t fail(inferd_err_t *err)
 {
@@ -324,44 +369,29 @@ static bool is_pointwise(const inferd_onnx_window_t *w)
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Winograd F(2x2, 3x3)                                                                 */
+/* Winograd F(4x4, 3x3) (kernels/winograd.c)                                            */
 
-/* A 3x3, stride-1 convolution computed on 2x2 output tiles: each 4x4 input tile d and each
- * 3x3 filter g are transformed (V = B^T d B, U = G g G^T), the 16 transformed positions
- * become 16 independent GEMMs [M, C] x [C, tiles], and each 4x4 product tile m goes back
- * through Y = A^T m A. That is 16 multiplies per 4 outputs per channel pair instead of 36,
- * a 2.25x cut in GEMM work for the 3x3 layers that dominate CNNs. U is computed once at
- * load from the constant weights. Only group-1, unit-stride, undilated 2-D convolutions
- * with a constant W qualify. */
-
-#define WINO_T 16 /* transformed positions per tile (4x4) */
-
-/* Transforms one 3x3 filter g (row-major) into the 4x4 u. */
-static void wino_filter(const float *g, float *u)
+static void conv_data_free(void *data)
 {
-    float t[4][3];
-    for (int j = 0; j < 3; j++) {
-        float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
-        t[0][j] = g0;
-        t[1][j] = 0.5f * (g0 + g1 + g2);
-        t[2][j] = 0.5f * (g0 - g1 + g2);
-        t[3][j] = g2;
+    conv_data_t *d = data;
+    if (d) {
+        inferd_wino_destroy(d->wino);
+        inferd_free(atomic_load(&d->table));
     }
-    for (int i = 0; i < 4; i++) {
-        u[i * 4 + 0] = t[i][0];
-        u[i * 4 + 1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-        u[i * 4 + 2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-        u[i * 4 + 3] = t[i][2];
-    }
+    inferd_free(d);
 }
 
-/* Sets up the Winograd weights when the node qualifies; returns false (nothing set) when
- * it does not or the memory is not there, and the node then uses im2col. On success
- * node->op_data is one allocation holding *d and U. */
+/* Input channels from which Winograd is used (see wino_worth_it). */
+#define WINO_MIN_C 16
+
+/* Sets up the Winograd weights when the node qualifies (a constant 3x3 W with at least
+ * WINO_MIN_C input channels, group 1, unit strides and dilations); returns false (nothing
+ * set) when it does not or the memory is not there, and the node then uses im2col only. */
 static bool wino_prepare(inferd_onnx_init_t *ic, const conv_data_t *d)
 {
     const inferd_tensor_t *wt = ic->in_consts[1];
-    if (!wt || wt->ndim != 4 || wt->dims[2] != 3 || wt->dims[3] != 3 || d->group != 1)
+    if (!wt || wt->dtype != INFERD_DTYPE_FP32 || wt->ndim != 4 || wt->dims[2] != 3 ||
+        wt->dims[3] != 3 || d->group != 1 || wt->dims[1] < WINO_MIN_C)
         return false;
     for (int i = 0; i < d->sp.n_strides; i++)
         if (d->sp.strides[i] != 1)
@@ -369,130 +399,50 @@ static bool wino_prepare(inferd_onnx_init_t *ic, const conv_data_t *d)
     for (int i = 0; i < d->sp.n_dilations; i++)
         if (d->sp.dilations[i] != 1)
             return false;
-    int64_t m = wt->dims[0], c = wt->dims[1];
-    size_t n;
-    if (__builtin_mul_overflow((size_t)(m * c), (size_t)WINO_T * sizeof(float), &n) ||
-        __builtin_add_overflow(n, sizeof(conv_data_t), &n))
+    inferd_wino_t *wino =
+        inferd_wino_create(wt->data, wt->dims[0], wt->dims[1], INFERD_OWNER_MODEL);
+    if (!wino)
         return false;
-    conv_data_t *p = inferd_malloc(n);
-    if (!p)
-        return false;
+    conv_data_t *p = inferd_xmalloc(sizeof(*p));
     *p = *d;
-    float *u = (float *)(p + 1);
-    const float *g = wt->data;
-    float tile[WINO_T];
-    for (int64_t mi = 0; mi < m; mi++)
-        for (int64_t ci = 0; ci < c; ci++) {
-            wino_filter(g + (mi * c + ci) * 9, tile);
-            for (int k = 0; k < WINO_T; k++)
-                u[(k * m + mi) * c + ci] = tile[k];
-        }
-    p->wino_u = u;
-    p->wino_m = m;
-    p->wino_c = c;
+    p->wino = wino;
     ic->node->op_data = p;
+    ic->node->free_op_data = conv_data_free;
     return true;
 }
 
-/* Winograd's 16 GEMMs have depth C instead of 9C, and OpenBLAS loses efficiency on shallow
- * products while the scalar transforms cost a fixed amount per tile; so it wins only with
- * many channels and enough tiles. Measured here (1 thread, Haswell kernels): 0.6x at
- * C=M=64 on 56x56, 1.07x at 128 on 28x28, 1.38x at 256 on 14x14, 0.7x at 512 on 7x7. The
- * choice depends only on channel counts and the image size, never on the batch, so every
- * image of a batch gets the same arithmetic. */
+/* The transforms run 16 input channels per vector, so below 16 channels most lanes are
+ * padding. Measured here (one 3x3 pad-1 Conv + Relu, 1 thread, batch 1 / batch 8, ms,
+ * im2col -> Winograd): C=M=16 on 32x32 0.064 -> 0.039 / 0.87 -> 0.32; 32 on 32x32
+ * 0.22 -> 0.096 / 1.75 -> 0.79; 64 on 16x16 0.19 -> 0.072 / 2.0 -> 0.57; 128 on 8x8
+ * 0.18 -> 0.061 / 1.5 -> 0.51; 128 on 4x4 (one tile) 0.048 -> 0.036 / 0.35 -> 0.15;
+ * 16 on 8x8 0.0045 -> 0.0045 / 0.031 -> 0.022; 64 -> 8 on 16x16 0.043 -> 0.043 / 0.28 ->
+ * 0.22; but C=3 -> 32 on 64x64 (batch 8) 0.93 -> 2.0, 8 -> 8 on 32x32 0.31 -> 0.38 and
+ * 1 -> 8 on 28x28 0.03 -> 0.29. So: 16 or more input channels, whatever the plane. The
+ * rule never looks at the batch, so every image of a batch gets the same arithmetic. */
 static bool wino_worth_it(const conv_data_t *d, const conv_geom_t *g)
 {
-    int64_t tiles = ((g->w.out[0] + 1) / 2) * ((g->w.out[1] + 1) / 2);
-    return g->group == 1 && g->w.nsp == 2 && g->m == d->wino_m && g->c == d->wino_c &&
-           g->m >= 128 && g->c >= 128 && tiles >= 49;
+    return g->group == 1 && g->w.nsp == 2 && g->m == d->wino->m && g->c == d->wino->c &&
+           g->c >= WINO_MIN_C;
 }
 
-static inferd_status_t wino_conv(const conv_data_t *d, const conv_geom_t *g, const float *x,
-                                 const float *bias, float *y, inferd_err_t *err)
+static inferd_status_t wino_conv(const inferd_onnx_node_t *node, const conv_geom_t *g,
+                                 const float *x, const float *bias, float *y, inferd_err_t *err)
 {
-    const inferd_onnx_window_t *w = &g->w;
-    int64_t m = g->m, c = g->c, ih_n = w->in[0], iw_n = w->in[1];
-    int64_t oh_n = w->out[0], ow_n = w->out[1];
-    int64_t th = (oh_n + 1) / 2, tw = (ow_n + 1) / 2, tiles = th * tw;
-    if (m > INT_MAX || c > INT_MAX || tiles > INT_MAX)
-        return inferd_err_set(err, INFERD_E_TOO_LARGE, "convolution too large for BLAS");
-    float *v = scratch_alloc(WINO_T * c, tiles, sizeof(float), 0);
-    float *prod = v ? scratch_alloc(WINO_T * m, tiles, sizeof(float), 0) : NULL;
-    if (!prod) {
-        inferd_free(v);
+    const conv_data_t *d = node->op_data;
+    inferd_wino_conv_t cv = {.x = x,
+                             .n = g->n,
+                             .ih = g->w.in[0],
+                             .iw = g->w.in[1],
+                             .pad_top = g->w.pb[0],
+                             .pad_left = g->w.pb[1],
+                             .oh = g->w.out[0],
+                             .ow = g->w.out[1],
+                             .bias = bias,
+                             .act = node->epilogue,
+                             .y = y};
+    if (!inferd_wino_run(d->wino, &cv))
         return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED, "out of memory for Winograd");
-    }
-    for (int64_t n = 0; n < g->n; n++) {
-        const float *xn = x + n * c * ih_n * iw_n;
-        float *yn = y + n * m * oh_n * ow_n;
-        /* Input transform: V[k][c][tile] = (B^T d B)[k]. */
-        for (int64_t ci = 0; ci < c; ci++) {
-            const float *xc = xn + ci * ih_n * iw_n;
-            for (int64_t ty = 0; ty < th; ty++) {
-                for (int64_t tx = 0; tx < tw; tx++) {
-                    float dd[4][4], t[4][4];
-                    int64_t y0 = 2 * ty - w->pb[0], x0 = 2 * tx - w->pb[1];
-                    for (int i = 0; i < 4; i++)
-                        for (int j = 0; j < 4; j++) {
-                            int64_t iy = y0 + i, ix = x0 + j;
-                            dd[i][j] = (iy >= 0 && iy < ih_n && ix >= 0 && ix < iw_n)
-                                           ? xc[iy * iw_n + ix]
-                                           : 0.0f;
-                        }
-                    for (int j = 0; j < 4; j++) {
-                        t[0][j] = dd[0][j] - dd[2][j];
-                        t[1][j] = dd[1][j] + dd[2][j];
-                        t[2][j] = dd[2][j] - dd[1][j];
-                        t[3][j] = dd[1][j] - dd[3][j];
-                    }
-                    int64_t p = ty * tw + tx;
-                    for (int i = 0; i < 4; i++) {
-                        float vv[4] = {t[i][0] - t[i][2], t[i][1] + t[i][2], t[i][2] - t[i][1],
-                                       t[i][1] - t[i][3]};
-                        for (int j = 0; j < 4; j++)
-                            v[((int64_t)(i * 4 + j) * c + ci) * tiles + p] = vv[j];
-                    }
-                }
-            }
-        }
-        /* 16 GEMMs: prod[k] [M, tiles] = U[k] [M, C] x V[k] [C, tiles]. */
-        for (int k = 0; k < WINO_T; k++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)tiles, (int)c, 1.0f,
-                        d->wino_u + (int64_t)k * m * c, (int)c, v + (int64_t)k * c * tiles,
-                        (int)tiles, 0.0f, prod + (int64_t)k * m * tiles, (int)tiles);
-        /* Output transform: Y = A^T m A, plus bias, clipped to the image. */
-        for (int64_t mi = 0; mi < m; mi++) {
-            float b = bias ? bias[mi] : 0.0f;
-            float *ym = yn + mi * oh_n * ow_n;
-            for (int64_t ty = 0; ty < th; ty++) {
-                for (int64_t tx = 0; tx < tw; tx++) {
-                    int64_t p = ty * tw + tx;
-                    float mm[4][4];
-                    for (int k = 0; k < WINO_T; k++)
-                        mm[k / 4][k % 4] = prod[((int64_t)k * m + mi) * tiles + p];
-                    float t0[4], t1[4];
-                    for (int j = 0; j < 4; j++) {
-                        t0[j] = mm[0][j] + mm[1][j] + mm[2][j];
-                        t1[j] = mm[1][j] - mm[2][j] - mm[3][j];
-                    }
-                    float out[2][2] = {{t0[0] + t0[1] + t0[2], t0[1] - t0[2] - t0[3]},
-                                       {t1[0] + t1[1] + t1[2], t1[1] - t1[2] - t1[3]}};
-                    for (int a = 0; a < 2; a++) {
-                        int64_t oy = 2 * ty + a;
-                        if (oy >= oh_n)
-                            break;
-                        for (int bb = 0; bb < 2; bb++) {
-                            int64_t ox = 2 * tx + bb;
-                            if (ox < ow_n)
-                                ym[oy * ow_n + ox] = out[a][bb] + b;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    inferd_free(v);
-    inferd_free(prod);
     return INFERD_OK;
 }
 
@@ -602,13 +552,23 @@ static int64_t conv_threads(int64_t n)
 
 static inferd_status_t conv_par_f32(const inferd_onnx_node_t *node, const conv_geom_t *g,
                                     const float *x, const float *wt, const float *bias, float *y,
-                                    int64_t kdim, int64_t n_tasks, inferd_err_t *err)
+                                    int64_t kdim, int64_t threads, inferd_err_t *err)
 {
     const inferd_onnx_window_t *w = &g->w;
     int64_t out_size = w->out[0] * w->out[1];
     /* A multiple of 16 floats: every task's panels stay 64-byte aligned. */
     int64_t per =
         (out_size + INFERD_SGEMM_PANEL - 1) / INFERD_SGEMM_PANEL * INFERD_SGEMM_PANEL * kdim;
+    /* Up to four tasks per thread (handed out as threads come free, so a helper that
+     * starts late is not waited for) while their panels stay within 512 KiB; each task
+     * still has its own panels, and each image is one task's. */
+    int64_t n_tasks = (1 << 17) / (per > 0 ? per : 1);
+    if (n_tasks > threads * 4)
+        n_tasks = threads * 4;
+    if (n_tasks > g->n)
+        n_tasks = g->n;
+    if (n_tasks < threads)
+        n_tasks = threads;
     int64_t segs = inferd_conv_im2col_table_size(w);
     float *buf = scratch_alloc(n_tasks, per, sizeof(float),
                                16 * sizeof(float) + (size_t)segs * sizeof(inferd_conv_seg_t));
@@ -625,11 +585,14 @@ static inferd_status_t conv_par_f32(const inferd_onnx_node_t *node, const conv_g
                     .kdim = kdim,
                     .per = per,
                     .n_tasks = n_tasks};
-    inferd_conv_seg_t *table = (inferd_conv_seg_t *)(p.panels + n_tasks * per);
-    inferd_conv_im2col_table(w, table);
-    p.table = table;
+    p.table = cached_table(node->op_data, w);
+    if (!p.table) {
+        inferd_conv_seg_t *table = (inferd_conv_seg_t *)(p.panels + n_tasks * per);
+        inferd_conv_im2col_table(w, table);
+        p.table = table;
+    }
     atomic_init(&p.failed, false);
-    inferd_pool_parallel_for(inferd_pool_default(), n_tasks, (int)n_tasks, conv_par_task, &p);
+    inferd_pool_parallel_for(inferd_pool_default(), n_tasks, (int)threads, conv_par_task, &p);
     inferd_free(buf);
     if (atomic_load(&p.failed))
         return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED,
@@ -650,20 +613,18 @@ static inferd_status_t conv_f32(const inferd_onnx_node_t *node, inferd_tensor_t 
     int64_t out_size = inferd_onnx_dims_prod(w->out, 0, w->nsp);
     int64_t kdim = cg * inferd_onnx_dims_prod(w->k, 0, w->nsp);
     if (mg > INT_MAX || out_size > INT_MAX || kdim > INT_MAX)
-        return inferd_err_set(err, INFERD_E_TOO_LARGE, "convolution too large for BLAS");
+        return inferd_err_set(err, INFERD_E_TOO_LARGE, "convolution too large");
     const float *x = in[0]->data, *wt = in[1]->data;
     const float *bias = in[2] ? in[2]->data : NULL;
     float *y = out[0]->data;
     if (out_size == 0 || g.n == 0)
         return INFERD_OK;
     const conv_data_t *cd = node->op_data;
-    if (cd->wino_u && wino_worth_it(cd, &g)) {
-        inferd_status_t rc = wino_conv(cd, &g, x, bias, y, err);
-        if (rc == INFERD_OK)
-            inferd_simd_act(&node->epilogue, y, (int64_t)inferd_tensor_numel(out[0]));
+    if (cd->wino && wino_worth_it(cd, &g)) {
+        inferd_status_t rc = wino_conv(node, &g, x, bias, y, err);
         if (rc != INFERD_E_RESOURCE_EXHAUSTED)
             return rc;
-        /* Winograd's buffers are larger than im2col's; try the smaller path. */
+        /* Out of scratch memory: fall back to im2col, whose buffer may still fit. */
         inferd_err_clear(err);
     }
     bool direct = is_pointwise(w);
@@ -679,7 +640,7 @@ static inferd_status_t conv_f32(const inferd_onnx_node_t *node, inferd_tensor_t 
         return conv_par_f32(node, &g, x, wt, bias, y, kdim, n_tasks, err);
     int64_t n_panels = (out_size + INFERD_SGEMM_PANEL - 1) / INFERD_SGEMM_PANEL;
     float *col = NULL;
-    inferd_conv_seg_t *table = NULL;
+    const inferd_conv_seg_t *table = NULL;
     inferd_sgemm_pack_t pack = {.n = out_size, .k = kdim, .n_panels = n_panels};
     if (panels) {
         /* The panels, 64-byte aligned, then the segment table. */
@@ -688,8 +649,13 @@ static inferd_status_t conv_f32(const inferd_onnx_node_t *node, inferd_tensor_t 
                             16 * sizeof(float) + (size_t)segs * sizeof(inferd_conv_seg_t));
         if (col) {
             pack.panels = (float *)(((uintptr_t)col + 63) & ~(uintptr_t)63);
-            table = (inferd_conv_seg_t *)(pack.panels + n_panels * INFERD_SGEMM_PANEL * kdim);
-            inferd_conv_im2col_table(w, table);
+            table = cached_table(cd, w);
+            if (!table) {
+                inferd_conv_seg_t *own =
+                    (inferd_conv_seg_t *)(pack.panels + n_panels * INFERD_SGEMM_PANEL * kdim);
+                inferd_conv_im2col_table(w, own);
+                table = own;
+            }
         }
     } else if (!direct && !depthwise && kdim > 0) {
         col = scratch_alloc(kdim, out_size, sizeof(float), 0);
@@ -711,9 +677,7 @@ static inferd_status_t conv_f32(const inferd_onnx_node_t *node, inferd_tensor_t 
                     src = col;
                 /* Y = act(W * columns + bias): every element is one k-ascending sum on
                  * every path of the engine's GEMM, so an image's outputs do not depend on
-                 * the rest of the batch. It fails only when out of scratch memory; the
-                 * BLAS path below then takes over (not with panels, which BLAS cannot
-                 * read). */
+                 * the rest of the batch. */
                 inferd_sgemm_job_t job = {.m = mg,
                                           .n = out_size,
                                           .k = kdim,
@@ -730,33 +694,19 @@ static inferd_status_t conv_f32(const inferd_onnx_node_t *node, inferd_tensor_t 
                                           .c_rs = 1,
                                           .c_cs = 0,
                                           .act = node->epilogue};
-                if (conv_sgemm(&job))
-                    continue;
-                if (panels) {
-                    inferd_free(col);
-                    return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED,
-                                          "out of memory for the convolution");
-                }
+                conv_sgemm(&job);
+                continue;
             }
+            /* Depthwise, or no kernel elements: the bias, then the windows. */
             for (int64_t m = 0; m < mg; m++) {
                 float b = bias ? bias[gi * mg + m] : 0.0f;
                 for (int64_t i = 0; i < out_size; i++)
                     yg[m * out_size + i] = b;
             }
             const float *wg = wt + gi * mg * kdim;
-            if (kdim == 0) {
-                /* only the bias */
-            } else if (depthwise) {
+            if (kdim > 0)
                 for (int64_t m = 0; m < mg; m++)
                     depthwise_2d_f32(xg, wg + m * kdim, w, yg + m * out_size);
-            } else if (mg == 1) {
-                cblas_sgemv(CblasRowMajor, CblasTrans, (int)kdim, (int)out_size, 1.0f, src,
-                            (int)out_size, wg, 1, 1.0f, yg, 1);
-            } else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)out_size,
-                            (int)kdim, 1.0f, wg, (int)kdim, src, (int)out_size, 1.0f, yg,
-                            (int)out_size);
-            }
             /* The fused activation (node->epilogue), which the GEMM path applies itself. */
             inferd_simd_act(&node->epilogue, yg, mg * out_size);
         }
@@ -781,6 +731,7 @@ static void set_data(inferd_onnx_init_t *ic, const conv_data_t *d)
     conv_data_t *p = inferd_xmalloc(sizeof(*p));
     *p = *d;
     ic->node->op_data = p;
+    ic->node->free_op_data = conv_data_free;
 }
 
 static inferd_status_t conv_init(inferd_onnx_init_t *ic, inferd_err_t *err)
@@ -902,7 +853,7 @@ static inferd_status_t convt_f32(const inferd_onnx_node_t *node, inferd_tensor_t
     int64_t out_size = inferd_onnx_dims_prod(w->out, 0, w->nsp);
     int64_t rows = mg * inferd_onnx_dims_prod(w->k, 0, w->nsp);
     if (rows > INT_MAX || in_size > INT_MAX || cg > INT_MAX)
-        return inferd_err_set(err, INFERD_E_TOO_LARGE, "convolution too large for BLAS");
+        return inferd_err_set(err, INFERD_E_TOO_LARGE, "convolution too large");
     const float *x = in[0]->data, *wt = in[1]->data;
     const float *bias = in[2] ? in[2]->data : NULL;
     float *y = out[0]->data;
@@ -919,8 +870,7 @@ static inferd_status_t convt_f32(const inferd_onnx_node_t *node, inferd_tensor_t
             const float *xg = x + (n * g.c + gi * cg) * in_size;
             const float *wg = wt + gi * cg * rows;
             /* col[rows, in] = Wg^T [rows, cg] * Xg [cg, in] */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)in_size, (int)cg,
-                        1.0f, wg, (int)rows, xg, (int)in_size, 0.0f, col, (int)in_size);
+            inferd_sgemm(true, false, rows, in_size, cg, 1.0f, wg, rows, xg, in_size, 0.0f, col);
             if (w->nsp == 2)
                 col2im_2d_f32(col, mg, w, y + (n * g.m + gi * mg) * out_size);
             else

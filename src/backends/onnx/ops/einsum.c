@@ -11,7 +11,6 @@
  * types and in wrapping 64-bit integers for integer types. */
 #include "backends/onnx/ops/ops.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <string.h>
 
@@ -339,11 +338,8 @@ static bool einsum_gemm_f32(const einsum_data_t *d, const einsum_plan_t *p,
             continue;
         }
         /* Row-stable, so a model's batch label merged into M keeps each entry's result
-         * independent of the batch it runs in; BLAS only if that kernel lacks scratch. */
-        if (!inferd_sgemm(false, false, m, n, k, 1.0f, a + i * m * k, k, b + i * k * n, n, 0.0f,
-                          ci))
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f,
-                        a + i * m * k, (int)k, b + i * k * n, (int)n, 0.0f, ci, (int)n);
+         * independent of the batch it runs in. */
+        inferd_sgemm(false, false, m, n, k, 1.0f, a + i * m * k, k, b + i * k * n, n, 0.0f, ci);
     }
     /* Scatter: walk the output in its own order and read c through its label strides. */
     int64_t cstride[EINSUM_MAX_LABELS] = {0}, st = 1;

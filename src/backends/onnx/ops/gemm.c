@@ -10,41 +10,83 @@
  * (MatMul) use plain loops. */
 #include "backends/onnx/ops/ops.h"
 
-#include <cblas.h>
-
 #include "backends/onnx/kernels/sgemm.h"
 #include <limits.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/pool.h"
 
 static inferd_status_t check_blas_dims(int64_t m, int64_t n, int64_t k, inferd_err_t *err)
 {
     if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
         return inferd_err_set(err, INFERD_E_TOO_LARGE,
-                              "matrix dimensions %lld x %lld x %lld exceed the BLAS limit",
-                              (long long)m, (long long)n, (long long)k);
+                              "matrix dimensions %lld x %lld x %lld are too large", (long long)m,
+                              (long long)n, (long long)k);
     return INFERD_OK;
 }
 
-/* Runs a float product; when the row-stable kernel cannot get scratch memory (a
- * transposed operand that is not prepacked), falls back to BLAS with the same
- * semantics, C and activation applied afterwards. */
+/* Multiply-adds a thread's share of a product must reach before it is split (the GEMM's
+ * own threshold). */
+#define SPLIT_WORK (1ll << 18)
+
+/* Threads the calling thread may use (its budget, else the default pool and itself). */
+static int64_t budget_threads(void)
+{
+    inferd_pool_t *pool = inferd_pool_default();
+    if (!pool)
+        return 1;
+    int64_t t = inferd_pool_budget();
+    return t > 0 ? t : inferd_pool_workers(pool) + 1;
+}
+
+/* A product the GEMM would split into fewer than four column groups per thread (N of 128:
+ * a transformer's projections, LeNet's Gemm layers) is split by rows instead, in chunks
+ * the pool hands out as threads come free, each chunk one GEMM on its own thread. Every
+ * element is one k-ascending sum on any row split (kernels/sgemm.h), so the result does
+ * not depend on it. */
+typedef struct sgemm_rows {
+    const inferd_sgemm_job_t *job;
+    atomic_bool failed;
+} sgemm_rows_t;
+
+static void sgemm_rows_task(void *arg, int64_t lo, int64_t hi)
+{
+    sgemm_rows_t *r = arg;
+    inferd_sgemm_job_t part = *r->job;
+    part.m = hi - lo;
+    part.a += lo * part.lda;
+    part.y += lo * part.ldy;
+    if (part.c)
+        part.c += lo * part.c_rs;
+    part.max_threads = 1;
+    if (!inferd_sgemm_run(&part))
+        atomic_store(&r->failed, true);
+}
+
+static bool sgemm_split(const inferd_sgemm_job_t *j)
+{
+    int64_t threads = j->max_threads > 0 ? j->max_threads : budget_threads();
+    int64_t nk = j->n * (j->k > 0 ? j->k : 1);
+    /* A transposed A is read by columns and a transposed B not packed at load would be
+     * packed again by every chunk: those stay with the GEMM's column split. (On the
+     * paths left the GEMM allocates nothing, so no chunk fails half-way.) */
+    if (threads < 2 || j->trans_a || (j->trans_b && !j->pack) || j->m < 12 ||
+        j->m * nk < 2 * SPLIT_WORK || j->n >= 256 * threads)
+        return inferd_sgemm_run(j);
+    int64_t rows = SPLIT_WORK / nk + 1;
+    sgemm_rows_t r = {.job = j};
+    atomic_init(&r.failed, false);
+    inferd_pool_for_range(j->m, rows < 6 ? 6 : rows, 6, sgemm_rows_task, &r);
+    return !atomic_load(&r.failed);
+}
+
+/* Runs a float product (the row-stable kernel, which needs no memory to succeed). */
 static void sgemm_job(const inferd_sgemm_job_t *j)
 {
-    if (j->m == 0 || j->n == 0 || inferd_sgemm_run(j))
-        return;
-    float *y = j->y;
-    for (int64_t i = 0; i < j->m; i++)
-        for (int64_t q = 0; q < j->n; q++)
-            y[i * j->ldy + q] = j->c ? j->beta * j->c[i * j->c_rs + q * j->c_cs] : 0.0f;
-    if (j->k > 0) /* b is B's own data, prepacked or not */
-        cblas_sgemm(CblasRowMajor, j->trans_a ? CblasTrans : CblasNoTrans,
-                    j->trans_b ? CblasTrans : CblasNoTrans, (int)j->m, (int)j->n, (int)j->k,
-                    j->alpha, j->a, (int)j->lda, j->b, (int)j->ldb, 1.0f, y, (int)j->ldy);
-    for (int64_t i = 0; i < j->m; i++)
-        for (int64_t q = 0; q < j->n; q++)
-            y[i * j->ldy + q] = inferd_sgemm_act(j->act, y[i * j->ldy + q]);
+    if (j->m > 0 && j->n > 0)
+        sgemm_split(j);
 }
 
 /* The double version as a plain loop: Y = alpha * op(A) * op(B) + beta * Y. */
@@ -287,7 +329,7 @@ typedef struct matmul_data matmul_data_t;
 /* One [m,k] x [k,n] product into y (every element written). b is B's data; d->pack,
  * when set, is the same B packed (FP32 only). */
 typedef void (*mm_fn)(const matmul_data_t *d, const inferd_onnx_node_t *node, const void *a,
-                      const void *b, void *y, int64_t m, int64_t n, int64_t k);
+                      const void *b, void *y, int64_t m, int64_t n, int64_t k, int max_threads);
 
 struct matmul_data {
     mm_fn mm;
@@ -303,7 +345,7 @@ static void matmul_data_free(void *p)
 }
 
 static void mm_f32(const matmul_data_t *d, const inferd_onnx_node_t *node, const void *a,
-                   const void *b, void *y, int64_t m, int64_t n, int64_t k)
+                   const void *b, void *y, int64_t m, int64_t n, int64_t k, int max_threads)
 {
     inferd_sgemm_job_t j = {.m = m,
                             .n = n,
@@ -316,25 +358,28 @@ static void mm_f32(const matmul_data_t *d, const inferd_onnx_node_t *node, const
                             .y = y,
                             .ldy = n,
                             .alpha = 1.0f,
-                            .act = node->epilogue};
+                            .act = node->epilogue,
+                            .max_threads = max_threads};
     sgemm_job(&j);
 }
 
 static void mm_f64(const matmul_data_t *d, const inferd_onnx_node_t *node, const void *a,
-                   const void *b, void *y, int64_t m, int64_t n, int64_t k)
+                   const void *b, void *y, int64_t m, int64_t n, int64_t k, int max_threads)
 {
     (void)d;
     (void)node;
+    (void)max_threads;
     dgemm_rm(false, false, m, n, k, 1.0, a, k, b, n, 0.0, y);
 }
 
 /* Integer products wrap like the elementwise ops: accumulate in uint64_t. */
 #define MM_INT(name, T)                                                                            \
     static void name(const matmul_data_t *d, const inferd_onnx_node_t *node, const void *pa,       \
-                     const void *pb, void *py, int64_t m, int64_t n, int64_t k)                    \
+                     const void *pb, void *py, int64_t m, int64_t n, int64_t k, int max_threads)   \
     {                                                                                              \
         (void)d;                                                                                   \
         (void)node;                                                                                \
+        (void)max_threads;                                                                         \
         const T *a = pa, *b = pb;                                                                  \
         T *y = py;                                                                                 \
         for (int64_t i = 0; i < m; i++)                                                            \
@@ -348,6 +393,74 @@ static void mm_f64(const matmul_data_t *d, const inferd_onnx_node_t *node, const
 
 MM_INT(mm_i32, int32_t)
 MM_INT(mm_i64, int64_t)
+
+/* Offset, in matrices, of output batch idx's operand whose batch dims are src
+ * (right-aligned with out's, a dim of 1 broadcast). */
+static int64_t batch_offset(const inferd_onnx_shape_t *src, const inferd_onnx_shape_t *out,
+                            int64_t idx)
+{
+    int64_t off = 0, stride = 1;
+    for (int i = out->ndim - 1, si = src->ndim - 1; i >= 0; i--, si--) {
+        int64_t o = idx % out->dims[i];
+        idx /= out->dims[i];
+        if (si < 0)
+            continue;
+        if (src->dims[si] != 1)
+            off += o * stride;
+        stride *= src->dims[si];
+    }
+    return off;
+}
+
+/* The batches of a batched product (attention's Q * K^T and P * V: many small products
+ * the GEMM would run one by one, each on one thread or with its own fork and join) go
+ * over the intra-op pool in chunks of whole products, each product on one thread: the
+ * same arithmetic as one thread, so the result does not depend on the split. */
+typedef struct mm_batches {
+    const matmul_data_t *d;
+    const inferd_onnx_node_t *node;
+    const matmul_dims_t *md;
+    const char *a, *b;
+    char *y;
+    size_t sa, sb, sy;
+} mm_batches_t;
+
+static void mm_batches_task(void *arg, int64_t lo, int64_t hi)
+{
+    const mm_batches_t *p = arg;
+    const matmul_dims_t *md = p->md;
+    for (int64_t i = lo; i < hi; i++)
+        p->d->mm(p->d, p->node,
+                 p->a + (size_t)batch_offset(&md->a_batch, &md->out_batch, i) * p->sa,
+                 p->b + (size_t)batch_offset(&md->b_batch, &md->out_batch, i) * p->sb,
+                 p->y + (size_t)i * p->sy, md->m, md->n, md->k, 1);
+}
+
+static bool matmul_batches_par(const matmul_data_t *d, const inferd_onnx_node_t *node,
+                               const matmul_dims_t *md, const char *a, const char *b, char *y,
+                               size_t es)
+{
+    int64_t batches = inferd_onnx_dims_prod(md->out_batch.dims, 0, md->out_batch.ndim);
+    int64_t work = md->m * md->n * (md->k > 0 ? md->k : 1);
+    int64_t threads = budget_threads();
+    /* Worth it when the products together are worth splitting and either each alone
+     * would not be split as finely as the batches are. */
+    if (threads < 2 || batches < 2 || work * batches < 2 * SPLIT_WORK ||
+        (batches < 4 * threads && inferd_sgemm_threads(md->m, md->n, md->k, 0) >= threads))
+        return false;
+    mm_batches_t p = {.d = d,
+                      .node = node,
+                      .md = md,
+                      .a = a,
+                      .b = b,
+                      .y = y,
+                      .sa = (size_t)(md->m * md->k) * es,
+                      .sb = (size_t)(md->k * md->n) * es,
+                      .sy = (size_t)(md->m * md->n) * es};
+    int64_t per = SPLIT_WORK / work + 1;
+    inferd_pool_for_range(batches, per, 1, mm_batches_task, &p);
+    return true;
+}
 
 static inferd_status_t matmul_compute(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
                                       inferd_tensor_t *const *out, inferd_err_t *err)
@@ -366,9 +479,11 @@ static inferd_status_t matmul_compute(const inferd_onnx_node_t *node, inferd_ten
         int64_t rows = inferd_onnx_dims_prod(md.a_batch.dims, 0, md.a_batch.ndim) * md.m;
         if (check_blas_dims(rows, md.n, md.k, err) != INFERD_OK)
             return err ? err->code : INFERD_E_TOO_LARGE;
-        mm(d, node, a, b, y, rows, md.n, md.k);
+        mm(d, node, a, b, y, rows, md.n, md.k, 0);
         return INFERD_OK;
     }
+    if (matmul_batches_par(d, node, &md, a, b, y, es))
+        return INFERD_OK;
     size_t sa = (size_t)(md.m * md.k) * es, sb = (size_t)(md.k * md.n) * es,
            sy = (size_t)(md.m * md.n) * es;
     inferd_onnx_bcast_t w;
@@ -377,7 +492,8 @@ static inferd_status_t matmul_compute(const inferd_onnx_node_t *node, inferd_ten
     for (int64_t row = 0; row < w.rows; row++) {
         for (int64_t i = 0; i < w.inner; i++, idx++)
             mm(d, node, a + (size_t)(w.off_a + i * w.inner_sa) * sa,
-               b + (size_t)(w.off_b + i * w.inner_sb) * sb, y + (size_t)idx * sy, md.m, md.n, md.k);
+               b + (size_t)(w.off_b + i * w.inner_sb) * sb, y + (size_t)idx * sy, md.m, md.n, md.k,
+               0);
         inferd_onnx_bcast_next(&w);
     }
     return INFERD_OK;

@@ -19,6 +19,7 @@
 
 #include "backends/onnx/ops/spatial.h"
 #include "core/alloc.h"
+#include "core/pool.h"
 
 typedef enum { POOL_MAX, POOL_AVG, POOL_LP } pool_kind_t;
 
@@ -106,19 +107,27 @@ static void unflatten(int64_t idx, const int64_t *dims, int n, int64_t *out)
 
 /* FP32 fast paths for the shapes CNNs use: a global pool is a plain reduction over each
  * plane, and a 2-D window clamps its row and column ranges once instead of testing every
- * tap. Returns false when the node is not such a case (the generic walk then runs). */
-static bool pool_fast_f32(const pool_data_t *d, const inferd_onnx_window_t *w,
-                          const inferd_tensor_t *x, inferd_tensor_t *y, bool want_indices)
+ * tap. Planes are independent, so a large input splits by whole planes over the intra-op
+ * pool: a plane's reduction is never split, and the result does not depend on the thread
+ * count. */
+typedef struct pool_fast {
+    const pool_data_t *d;
+    const inferd_onnx_window_t *w;
+    const float *x;
+    float *y;
+} pool_fast_t;
+
+static void pool_fast_planes(void *arg, int64_t lo, int64_t hi)
 {
-    if (x->dtype != INFERD_DTYPE_FP32 || want_indices || d->kind == POOL_LP)
-        return false;
-    int64_t planes = x->dims[0] * x->dims[1];
-    const float *xv = x->data;
-    float *yv = y->data;
+    const pool_fast_t *f = arg;
+    const pool_data_t *d = f->d;
+    const inferd_onnx_window_t *w = f->w;
+    const float *xv = f->x;
+    float *yv = f->y;
     bool is_max = d->kind == POOL_MAX;
     if (d->global) {
         int64_t n = inferd_onnx_dims_prod(w->in, 0, w->nsp);
-        for (int64_t pl = 0; pl < planes; pl++) {
+        for (int64_t pl = lo; pl < hi; pl++) {
             const float *xp = xv + pl * n;
             if (is_max) {
                 float m = -INFINITY;
@@ -132,23 +141,15 @@ static bool pool_fast_f32(const pool_data_t *d, const inferd_onnx_window_t *w,
                 yv[pl] = (float)(acc / (double)n);
             }
         }
-        return true;
+        return;
     }
-    if (w->nsp != 2)
-        return false;
     int64_t ih_n = w->in[0], iw_n = w->in[1], oh_n = w->out[0], ow_n = w->out[1];
-    if (is_max && w->k[0] == 2 && w->k[1] == 2 && w->s[0] == 2 && w->s[1] == 2 && w->d[0] == 1 &&
-        w->d[1] == 1 && w->pb[0] == 0 && w->pb[1] == 0 && 2 * oh_n <= ih_n && 2 * ow_n <= iw_n) {
-        /* LeNet's and VGG's pooling: one vectorized pass over all planes. */
-        inferd_simd_maxpool2x2(xv, ih_n, iw_n, yv, oh_n, ow_n, planes);
-        return true;
-    }
     if (is_max) {
         /* Each output row is the running maximum of the tap rows it covers, over the
          * clamped range of columns whose tap is inside the image: a vectorized loop per
          * (row, tap) instead of a bounds test per tap. (Every NaN loses, as below.) */
         int64_t sw = w->s[1];
-        for (int64_t pl = 0; pl < planes; pl++) {
+        for (int64_t pl = lo; pl < hi; pl++) {
             const float *xp = xv + pl * ih_n * iw_n;
             for (int64_t oh = 0; oh < oh_n; oh++) {
                 float *yr = yv + (pl * oh_n + oh) * ow_n;
@@ -161,19 +162,19 @@ static bool pool_fast_f32(const pool_data_t *d, const inferd_onnx_window_t *w,
                     for (int64_t kw = 0; kw < w->k[1]; kw++) {
                         /* columns ow with 0 <= ow * sw + off < iw_n */
                         int64_t off = kw * w->d[1] - w->pb[1];
-                        int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-                        int64_t hi = iw_n - off <= 0 ? 0 : (iw_n - off + sw - 1) / sw;
-                        hi = hi < ow_n ? hi : ow_n;
-                        if (hi > lo)
-                            inferd_simd_max_strided(yr + lo, xp + ih * iw_n + lo * sw + off, sw,
-                                                    hi - lo);
+                        int64_t c0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                        int64_t c1 = iw_n - off <= 0 ? 0 : (iw_n - off + sw - 1) / sw;
+                        c1 = c1 < ow_n ? c1 : ow_n;
+                        if (c1 > c0)
+                            inferd_simd_max_strided(yr + c0, xp + ih * iw_n + c0 * sw + off, sw,
+                                                    c1 - c0);
                     }
                 }
             }
         }
-        return true;
+        return;
     }
-    for (int64_t pl = 0; pl < planes; pl++) {
+    for (int64_t pl = lo; pl < hi; pl++) {
         const float *xp = xv + pl * ih_n * iw_n;
         float *yp = yv + pl * oh_n * ow_n;
         for (int64_t oh = 0; oh < oh_n; oh++) {
@@ -207,6 +208,34 @@ static bool pool_fast_f32(const pool_data_t *d, const inferd_onnx_window_t *w,
             }
         }
     }
+}
+
+/* Returns false when the node is not such a case (the generic walk then runs). */
+static bool pool_fast_f32(const pool_data_t *d, const inferd_onnx_window_t *w,
+                          const inferd_tensor_t *x, inferd_tensor_t *y, bool want_indices)
+{
+    if (x->dtype != INFERD_DTYPE_FP32 || want_indices || d->kind == POOL_LP)
+        return false;
+    int64_t planes = x->dims[0] * x->dims[1];
+    /* Work per plane, in values read; a global average's double sum is one dependent add
+     * per value, several times an elementwise op's cost per value. */
+    int64_t per = inferd_onnx_dims_prod(w->in, 0, w->nsp) * (d->kind == POOL_AVG ? 8 : 1);
+    if (!d->global) {
+        if (w->nsp != 2)
+            return false;
+        int64_t ih_n = w->in[0], iw_n = w->in[1], oh_n = w->out[0], ow_n = w->out[1];
+        if (d->kind == POOL_MAX && w->k[0] == 2 && w->k[1] == 2 && w->s[0] == 2 && w->s[1] == 2 &&
+            w->d[0] == 1 && w->d[1] == 1 && w->pb[0] == 0 && w->pb[1] == 0 && 2 * oh_n <= ih_n &&
+            2 * ow_n <= iw_n) {
+            /* LeNet's and VGG's pooling: one vectorized pass over all planes. */
+            inferd_simd_maxpool2x2(x->data, ih_n, iw_n, y->data, oh_n, ow_n, planes);
+            return true;
+        }
+        per = oh_n * ow_n * w->k[0] * w->k[1];
+    }
+    pool_fast_t f = {.d = d, .w = w, .x = x->data, .y = y->data};
+    per = per > 0 ? per : 1;
+    inferd_pool_for_range(planes, (INFERD_ONNX_PAR_GRAIN + per - 1) / per, 1, pool_fast_planes, &f);
     return true;
 }
 

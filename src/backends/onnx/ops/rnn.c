@@ -13,7 +13,6 @@
  * LSTM peepholes P are i o f. */
 #include "backends/onnx/ops/ops.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <string.h>
@@ -189,20 +188,12 @@ static int64_t y_off(const rnn_data_t *d, int64_t t, int64_t dir, int64_t b, con
 }
 
 /* Y[m, n] = A[m, k] * B[n, k]^T with the row-stable kernel, so that a batch entry's result
- * does not depend on the other entries (the dynamic batcher's promise); BLAS only when that
- * kernel cannot get scratch memory. */
+ * does not depend on the other entries (the dynamic batcher's promise). */
 static void mm_nt(int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *y)
 {
     if (m == 0 || n == 0)
         return;
-    if (inferd_sgemm(false, true, m, n, k, 1.0f, a, k, b, k, 0.0f, y))
-        return;
-    if (k == 0) {
-        memset(y, 0, (size_t)(m * n) * sizeof(float));
-        return;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)k, b,
-                (int)k, 0.0f, y, (int)n);
+    inferd_sgemm(false, true, m, n, k, 1.0f, a, k, b, k, 0.0f, y);
 }
 
 static float clipv(const rnn_data_t *d, float v)

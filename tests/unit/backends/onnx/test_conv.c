@@ -1,5 +1,5 @@
 /* Tests for src/backends/onnx/ops/conv.c against a plain double-precision convolution
- * written here: the Winograd F(2x2, 3x3) path (constant 3x3 weights, enough channels, odd
+ * written here: the Winograd F(4x4, 3x3) path (constant 3x3 weights, enough channels, odd
  * image sizes so that edge tiles are partial, symmetric and asymmetric pads), the same
  * layer with W fed at run time (im2col), depthwise with a channel multiplier and stride,
  * grouped and dilated windows, the pointwise shortcut, and the 2-D fast path that unrolls
@@ -77,7 +77,11 @@ static void check(const conv_case_t *cc)
     inferd_err_t err;
     if (tb_op_run(&o, &out, &err) != INFERD_OK)
         fail_msg("Conv failed: %s", err.msg);
-    tb_expect(out, INFERD_DTYPE_FP32, 4, TB_DIMS(cc->n, cc->m, oh, ow), y, 1e-4);
+    /* Winograd F(4x4, 3x3) rounds relative to the terms' magnitude, not the sum's (here
+     * sums of up to 1161 terms of magnitude up to 1), so its bound is looser. */
+    bool wino =
+        cc->w_const && cc->k == 3 && cc->stride == 1 && cc->dil == 1 && cc->group == 1 && cg >= 16;
+    tb_expect(out, INFERD_DTYPE_FP32, 4, TB_DIMS(cc->n, cc->m, oh, ow), y, wino ? 1e-3 : 1e-4);
     assert_int_equal(inferd_tensor_numel(out), ny);
     inferd_tensor_unref(out);
     assert_no_live_tensors();
@@ -86,7 +90,7 @@ static void check(const conv_case_t *cc)
 static void winograd_matches_reference(void **state)
 {
     (void)state;
-    /* n c h w m k group stride dil pads w_const; 128+ channels and 49+ tiles qualify. */
+    /* n c h w m k group stride dil pads w_const; 16+ input channels qualify. */
     check(&(conv_case_t){2, 128, 15, 13, 130, 3, 1, 1, 1, {1, 1, 1, 1}, true});
     check(&(conv_case_t){1, 129, 16, 17, 128, 3, 1, 1, 1, {0, 1, 1, 0}, true});
     check(&(conv_case_t){1, 128, 16, 16, 128, 3, 1, 1, 1, {0, 0, 0, 0}, true});

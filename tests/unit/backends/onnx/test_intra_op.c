@@ -1,8 +1,11 @@
 /* Tests that the operators split over the intra-op pool (core/pool.h) give bit-identical
  * results on 1 and 2 threads: elementwise Add / Mul with broadcasting, fused Relu, Exp,
- * Erf, Transpose rows, Softmax rows, LayerNormalization rows, the 2x2 MaxPool planes and
- * a batch-1 convolution (its im2col panels, or its output channels on small planes), each
- * on a shape below the split threshold and one well above it. */
+ * Erf, Transpose rows, Softmax rows, LayerNormalization rows, the 2x2 MaxPool planes, a
+ * batch-1 convolution (its im2col panels, or its output channels on small planes), a
+ * batch of images over more tasks than threads, the row split of MatMul and Gemm, the
+ * batch split of a batched MatMul, broadcast bias rows, and the planes of global, average
+ * and windowed max pooling, each on a shape below the split threshold and one well above
+ * it. */
 #include "test.h"
 
 #include <math.h>
@@ -117,6 +120,69 @@ static void build_transpose_strided(tb_op_t *o, int64_t size)
     tb_attr_ints(o->m, o->node, "perm", 4, TB_I64S(0, 3, 1, 2));
 }
 
+/* LeNet's first layer on a batch: whole images per task, more tasks than threads. */
+static void build_conv_batch(tb_op_t *o, int64_t size)
+{
+    tb_op_init(o, 13, "Conv");
+    tb_op_input(o, values(4, TB_DIMS(size, 1, 28, 28), 21));
+    tb_op_const(o, values(4, TB_DIMS(6, 1, 5, 5), 22));
+    tb_op_const(o, values(1, TB_DIMS(6), 23));
+}
+
+/* A transformer's projection: N = 128 gives the GEMM two column groups, so it splits rows. */
+static void build_matmul_rows(tb_op_t *o, int64_t size)
+{
+    tb_op_init(o, 13, "MatMul");
+    tb_op_input(o, values(3, TB_DIMS(size, 64, 128), 24));
+    tb_op_const(o, values(2, TB_DIMS(128, 128), 25));
+}
+
+/* LeNet's first dense layer with its bias row. */
+static void build_gemm_rows(tb_op_t *o, int64_t size)
+{
+    tb_op_init(o, 13, "Gemm");
+    tb_op_input(o, values(2, TB_DIMS(size, 256), 26));
+    tb_op_const(o, values(2, TB_DIMS(256, 120), 27));
+    tb_op_const(o, values(1, TB_DIMS(120), 28));
+}
+
+/* Attention scores: many small products, split by batch. */
+static void build_matmul_batched(tb_op_t *o, int64_t size)
+{
+    tb_op_init(o, 13, "MatMul");
+    tb_op_input(o, values(4, TB_DIMS(size, 2, 64, 32), 29));
+    tb_op_input(o, values(3, TB_DIMS(2, 32, 64), 30)); /* broadcast over the first dim */
+}
+
+static void build_add_bias(tb_op_t *o, int64_t size)
+{
+    tb_op_init(o, 13, "Add");
+    tb_op_input(o, values(3, TB_DIMS(size, 64, 128), 31));
+    tb_op_const(o, values(1, TB_DIMS(128), 32));
+}
+
+static void build_global_avgpool(tb_op_t *o, int64_t size)
+{
+    tb_op_init(o, 13, "GlobalAveragePool");
+    tb_op_input(o, values(4, TB_DIMS(size, 16, 16, 16), 33));
+}
+
+static void build_avgpool(tb_op_t *o, int64_t size)
+{
+    tb_op_init(o, 13, "AveragePool");
+    tb_op_input(o, values(4, TB_DIMS(1, size, 16, 16), 34));
+    tb_attr_ints(o->m, o->node, "kernel_shape", 2, TB_I64S(3, 3));
+    tb_attr_ints(o->m, o->node, "pads", 4, TB_I64S(1, 1, 1, 1));
+}
+
+static void build_maxpool3(tb_op_t *o, int64_t size)
+{
+    tb_op_init(o, 13, "MaxPool");
+    tb_op_input(o, values(4, TB_DIMS(1, size, 32, 32), 35));
+    tb_attr_ints(o->m, o->node, "kernel_shape", 2, TB_I64S(3, 3));
+    tb_attr_ints(o->m, o->node, "strides", 2, TB_I64S(2, 2));
+}
+
 static inferd_tensor_t *run_on(build_fn build, int64_t size, int threads)
 {
     inferd_pool_t *pool = NULL;
@@ -216,6 +282,39 @@ static void transpose_is_thread_independent(void **state)
     check(build_transpose_strided, 1, 41);
 }
 
+static void conv_batch_is_thread_independent(void **state)
+{
+    (void)state;
+    check(build_conv_batch, 1, 19);
+}
+
+static void matmul_gemm_rows_are_thread_independent(void **state)
+{
+    (void)state;
+    check(build_matmul_rows, 1, 9);
+    check(build_gemm_rows, 5, 203);
+}
+
+static void matmul_batches_are_thread_independent(void **state)
+{
+    (void)state;
+    check(build_matmul_batched, 1, 13);
+}
+
+static void add_bias_rows_are_thread_independent(void **state)
+{
+    (void)state;
+    check(build_add_bias, 1, 11);
+}
+
+static void pools_are_thread_independent(void **state)
+{
+    (void)state;
+    check(build_global_avgpool, 1, 67);
+    check(build_avgpool, 2, 131);
+    check(build_maxpool3, 2, 97);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +327,11 @@ int main(void)
         cmocka_unit_test(maxpool_is_thread_independent),
         cmocka_unit_test(conv_batch1_is_thread_independent),
         cmocka_unit_test(transpose_is_thread_independent),
+        cmocka_unit_test(conv_batch_is_thread_independent),
+        cmocka_unit_test(matmul_gemm_rows_are_thread_independent),
+        cmocka_unit_test(matmul_batches_are_thread_independent),
+        cmocka_unit_test(add_bias_rows_are_thread_independent),
+        cmocka_unit_test(pools_are_thread_independent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

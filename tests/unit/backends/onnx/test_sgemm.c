@@ -440,6 +440,62 @@ static void pack_accounting_and_empty_k(void **state)
     restore_path();
 }
 
+/* Allocation failure on demand: the test links with --wrap=inferd_calloc. */
+void *__real_inferd_calloc(size_t count, size_t size);
+void *__wrap_inferd_calloc(size_t count, size_t size);
+static bool calloc_fails;
+
+void *__wrap_inferd_calloc(size_t count, size_t size)
+{
+    return calloc_fails ? NULL : __real_inferd_calloc(count, size);
+}
+
+/* Without memory to pack a transposed B the product is still computed, correctly and,
+ * on every path this CPU has, with the same bits as with the memory. */
+static void transposed_b_without_memory(void **state)
+{
+    (void)state;
+    enum { M = 7, N = 37, K = 300 };
+    float *a = rand_buf(M * K), *b = rand_buf(N * K), *c = rand_buf(N);
+    float y0[M * N], y1[M * N];
+    for (size_t pi = 0; pi < sizeof(all_paths) / sizeof(all_paths[0]); pi++) {
+        if (!inferd_sgemm_set_path(all_paths[pi]))
+            continue;
+        inferd_sgemm_job_t j = {.m = M,
+                                .n = N,
+                                .k = K,
+                                .a = a,
+                                .lda = K,
+                                .b = b,
+                                .ldb = K,
+                                .trans_b = true,
+                                .y = y0,
+                                .ldy = N,
+                                .alpha = 0.5f,
+                                .beta = 2.0f,
+                                .c = c,
+                                .c_rs = 0,
+                                .c_cs = 1,
+                                .act = {.kind = INFERD_ONNX_ACT_RELU},
+                                .max_threads = 1};
+        assert_true(inferd_sgemm_run(&j));
+        memset(y1, 0xff, sizeof(y1)); /* NaNs: every element must be written */
+        j.y = y1;
+        calloc_fails = true;
+        bool ok = inferd_sgemm_run(&j);
+        calloc_fails = false;
+        assert_true(ok);
+        if (all_paths[pi] != INFERD_SGEMM_PORTABLE) /* the portable tile has no FMA */
+            assert_memory_equal(y0, y1, sizeof(y0));
+        for (int e = 0; e < M * N; e++)
+            assert_true(fabsf(y0[e] - y1[e]) <= 1e-4f * (1.0f + fabsf(y0[e])));
+    }
+    restore_path();
+    inferd_free(a);
+    inferd_free(b);
+    inferd_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +506,7 @@ int main(void)
         cmocka_unit_test(row_stability),
         cmocka_unit_test(epilogue),
         cmocka_unit_test(pack_accounting_and_empty_k),
+        cmocka_unit_test(transposed_b_without_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
