@@ -954,10 +954,12 @@ static bool split_url(const char *url, char *host, size_t host_cap, char *port, 
             return false;
         memcpy(port, colon + 1, pl);
         port[pl] = '\0';
-        if (atoi(port) < 1 || atoi(port) > 65535)
+        char *end;
+        long n = strtol(port, &end, 10);
+        if (*end != '\0' || n < 1 || n > 65535)
             return false;
     } else {
-        strcpy(port, "80");
+        memcpy(port, "80", 3);
     }
     return true;
 }
@@ -985,7 +987,7 @@ static h1_host_t *host_get(const char *name, const char *port)
 static bool resolve(const char *name, const char *port, struct sockaddr_storage *out,
                     socklen_t *len, char *why, size_t why_cap)
 {
-    int p = atoi(port);
+    int p = (int)strtol(port, NULL, 10); /* digits checked by split_url */
     struct sockaddr_in *v4 = (struct sockaddr_in *)out;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
     memset(out, 0, sizeof(*out));
