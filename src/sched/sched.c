@@ -1000,6 +1000,19 @@ void inferd_sched_destroy(inferd_sched_t *s)
     inferd_free(s);
 }
 
+void inferd_sched_recheck_arrivals(void)
+{
+    /* timer_scheds lists every live scheduler; timer_lock before s->lock, as timer_main. */
+    pthread_mutex_lock(&timer_lock);
+    for (inferd_sched_t *s = timer_scheds; s; s = s->timer_next) {
+        pthread_mutex_lock(&s->lock);
+        if (s->head)
+            pthread_cond_broadcast(&s->cond);
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&timer_lock);
+}
+
 void inferd_sched_set_arrival_probe(bool (*probe)(void))
 {
     atomic_store_explicit(&arrival_probe, probe, memory_order_release);

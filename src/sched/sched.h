@@ -93,4 +93,10 @@ void inferd_sched_destroy(inferd_sched_t *s);
  * must be cheap and lock-free. */
 void inferd_sched_set_arrival_probe(bool (*probe)(void));
 
+/* Has every batcher waiting out max_queue_delay ask the probe again: the front end calls
+ * it when the last connection that could still send goes away, so a batch formed while a
+ * just-finished client's connection was still open does not wait for nobody. Thread: any
+ * but a scheduler's own. */
+void inferd_sched_recheck_arrivals(void);
+
 #endif

@@ -25,6 +25,7 @@
 #include "server/http/http_int.h"
 #include "server/http/peer_acl.h"
 #include "server/http/shm.h"
+#include "sched/sched.h"
 
 /* A suspended connection's socket, watched for the client going away. */
 /* Open connections of the inference listeners minus those with a request in flight: the
@@ -69,8 +70,12 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     inferd_http_t *h = cls;
     if (h->metrics_only)
         return;
-    atomic_fetch_add_explicit(&clients_may_send, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1,
-                              memory_order_relaxed);
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add_explicit(&clients_may_send, 1, memory_order_relaxed);
+    } else if (atomic_fetch_sub_explicit(&clients_may_send, 1, memory_order_relaxed) == 1) {
+        /* A request queued while this connection was still open may be waiting for it. */
+        inferd_sched_recheck_arrivals();
+    }
 }
 
 /* ------------------------------------------------------------------------------------ */

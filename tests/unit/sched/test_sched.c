@@ -399,6 +399,43 @@ static void test_preferred_batch_size_goes_first(void **state)
     assert_no_live_tensors();
 }
 
+static atomic_bool may_arrive;
+
+static bool probe_may_arrive(void)
+{
+    return atomic_load(&may_arrive);
+}
+
+/* A batch waiting out its delay because a client could still send is sent as soon as the
+ * front end says nobody can and asks the batchers to look again. */
+static void test_recheck_arrivals_sends_a_waiting_batch(void **state)
+{
+    (void)state;
+    set_gate(true);
+    atomic_store(&may_arrive, true);
+    inferd_sched_set_arrival_probe(probe_may_arrive);
+    inferd_sched_t *s =
+        make_sched_opts((inferd_sched_options_t){.instance_count = 1,
+                                                 .max_queue_size = 16,
+                                                 .dynamic_batching = true,
+                                                 .max_batch_size = 8,
+                                                 .max_queue_delay_us = 60000000 /* a minute */});
+    fake_req_t r;
+    inferd_err_t err;
+    fake_req_init_rows(&r, 1, 0);
+    assert_int_equal(inferd_sched_submit(s, &r.req, &err), INFERD_OK);
+    sleep_ms(50);
+    assert_false(atomic_load(&r.done)); /* waiting for company */
+    atomic_store(&may_arrive, false);
+    inferd_sched_recheck_arrivals();
+    fake_req_wait(&r); /* at most 10 s, far below the delay */
+    assert_int_equal(r.req.status, INFERD_OK);
+    inferd_sched_destroy(s);
+    inferd_sched_set_arrival_probe(NULL);
+    fake_req_deinit(&r);
+    assert_no_live_tensors();
+}
+
 /* REJECT: a request whose queue timeout passes is answered by the timer while the worker is
  * still busy, and never runs. */
 static void test_queue_timeout_reject_answers_while_busy(void **state)
@@ -668,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_cancel_removes_queued_request),
         cmocka_unit_test(test_watchdog_flags_a_stuck_queue),
         cmocka_unit_test(test_direct_mode_runs_without_a_worker),
+        cmocka_unit_test(test_recheck_arrivals_sends_a_waiting_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
