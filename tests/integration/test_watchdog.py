@@ -72,7 +72,9 @@ def queued(srv, model, n):
 
 @pytest.fixture
 def stall_repo(tmp_path):
-    model, cfg, _ = om.slow_model(layers=48, width=512)
+    # max_batch_size as large as any batch batch_for may pick: on a fast machine one row
+    # can take under 4 s / 256, and a larger batch would be refused.
+    model, cfg, _ = om.slow_model(layers=48, width=512, max_batch_size=4096)
     om.write_model(str(tmp_path), "slow", model, cfg)
     # about a hundred times cheaper per row: short runs even in a sanitizer build
     model, cfg, _ = om.slow_model(name="quick", layers=8, width=128, max_batch_size=4096)
