@@ -15,6 +15,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -784,6 +785,33 @@ bool inferd_sgemm_run(const inferd_sgemm_job_t *job)
     inferd_sgemm_pack_destroy(tmp);
     inferd_free(ap);
     return true;
+}
+
+typedef struct rows_split {
+    const inferd_sgemm_job_t *job;
+    atomic_bool failed;
+} rows_split_t;
+
+static void rows_task(void *arg, int64_t lo, int64_t hi)
+{
+    rows_split_t *r = arg;
+    inferd_sgemm_job_t part = *r->job;
+    part.m = hi - lo;
+    part.a += lo * part.lda;
+    part.y += lo * part.ldy;
+    if (part.c)
+        part.c += lo * part.c_rs;
+    part.max_threads = 1;
+    if (!inferd_sgemm_run(&part))
+        atomic_store(&r->failed, true);
+}
+
+bool inferd_sgemm_run_rows(const inferd_sgemm_job_t *job, int64_t grain)
+{
+    rows_split_t r = {.job = job};
+    atomic_init(&r.failed, false);
+    inferd_pool_for_range(job->m, grain < 6 ? 6 : grain, 6, rows_task, &r);
+    return !atomic_load(&r.failed);
 }
 
 bool inferd_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,

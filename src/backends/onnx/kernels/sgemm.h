@@ -73,6 +73,14 @@ typedef struct inferd_sgemm_job {
  * returns true (a bool for callers written against a fallible version). Thread-safe. */
 bool inferd_sgemm_run(const inferd_sgemm_job_t *job);
 
+/* Runs the job split by rows of op(A) and Y over the default intra-op pool instead of by
+ * columns: chunks of at least grain rows (multiples of 6, the tiles' row block) handed out
+ * as threads come free, each chunk one single-thread product. Every element is still one
+ * k-ascending sum, so the split does not change the result. For products with too few
+ * columns for the GEMM's own split; A must not be transposed. Returns what
+ * inferd_sgemm_run returns (true). */
+bool inferd_sgemm_run_rows(const inferd_sgemm_job_t *job, int64_t grain);
+
 /* Threads inferd_sgemm_run would use for an m x n x k product with this max_threads on
  * the calling thread (1 without a default pool). Lets a caller with another single-thread
  * kernel pick the faster one. */

@@ -449,26 +449,7 @@ static inferd_status_t wino_conv(const inferd_onnx_node_t *node, const conv_geom
 /* One image's product split by output channels (rows of W) over the intra-op pool, for
  * products the GEMM would not split itself (too few column groups: small output planes).
  * Every element is one k-ascending sum on any row split, so the result does not depend on
- * it. Returns false only when a part ran out of scratch memory. */
-typedef struct conv_rows {
-    const inferd_sgemm_job_t *job;
-    atomic_bool failed;
-} conv_rows_t;
-
-static void conv_rows_task(void *arg, int64_t lo, int64_t hi)
-{
-    conv_rows_t *r = arg;
-    inferd_sgemm_job_t part = *r->job;
-    part.m = hi - lo;
-    part.a += lo * part.lda;
-    part.y += lo * part.ldy;
-    if (part.c)
-        part.c += lo * part.c_rs;
-    part.max_threads = 1;
-    if (!inferd_sgemm_run(&part))
-        atomic_store(&r->failed, true);
-}
-
+ * it. */
 static bool conv_sgemm(const inferd_sgemm_job_t *job)
 {
     inferd_pool_t *pool = inferd_pool_default();
@@ -481,11 +462,7 @@ static bool conv_sgemm(const inferd_sgemm_job_t *job)
     if (!pool || threads < 2 || job->trans_a || job->m < 12 || work < (2ll << 18) ||
         inferd_sgemm_threads(job->m, job->n, job->k, 0) >= threads)
         return inferd_sgemm_run(job);
-    int64_t rows_per = (1ll << 18) / (job->n * job->k) + 1;
-    conv_rows_t r = {.job = job};
-    atomic_init(&r.failed, false);
-    inferd_pool_for_range(job->m, rows_per < 6 ? 6 : rows_per, 6, conv_rows_task, &r);
-    return !atomic_load(&r.failed);
+    return inferd_sgemm_run_rows(job, (1ll << 18) / (job->n * job->k) + 1);
 }
 
 /* A batch of a group-1 2-D convolution on the panel path, split by images over the

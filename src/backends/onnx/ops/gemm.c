@@ -12,7 +12,6 @@
 
 #include "backends/onnx/kernels/sgemm.h"
 #include <limits.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -46,25 +45,6 @@ static int64_t budget_threads(void)
  * the pool hands out as threads come free, each chunk one GEMM on its own thread. Every
  * element is one k-ascending sum on any row split (kernels/sgemm.h), so the result does
  * not depend on it. */
-typedef struct sgemm_rows {
-    const inferd_sgemm_job_t *job;
-    atomic_bool failed;
-} sgemm_rows_t;
-
-static void sgemm_rows_task(void *arg, int64_t lo, int64_t hi)
-{
-    sgemm_rows_t *r = arg;
-    inferd_sgemm_job_t part = *r->job;
-    part.m = hi - lo;
-    part.a += lo * part.lda;
-    part.y += lo * part.ldy;
-    if (part.c)
-        part.c += lo * part.c_rs;
-    part.max_threads = 1;
-    if (!inferd_sgemm_run(&part))
-        atomic_store(&r->failed, true);
-}
-
 static bool sgemm_split(const inferd_sgemm_job_t *j)
 {
     int64_t threads = j->max_threads > 0 ? j->max_threads : budget_threads();
@@ -75,11 +55,7 @@ static bool sgemm_split(const inferd_sgemm_job_t *j)
     if (threads < 2 || j->trans_a || (j->trans_b && !j->pack) || j->m < 12 ||
         j->m * nk < 2 * SPLIT_WORK || j->n >= 256 * threads)
         return inferd_sgemm_run(j);
-    int64_t rows = SPLIT_WORK / nk + 1;
-    sgemm_rows_t r = {.job = j};
-    atomic_init(&r.failed, false);
-    inferd_pool_for_range(j->m, rows < 6 ? 6 : rows, 6, sgemm_rows_task, &r);
-    return !atomic_load(&r.failed);
+    return inferd_sgemm_run_rows(j, SPLIT_WORK / nk + 1);
 }
 
 /* Runs a float product (the row-stable kernel, which needs no memory to succeed). */
