@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static void alloc_die(size_t n)
 {
@@ -32,6 +33,36 @@ void *inferd_realloc(void *p, size_t n)
 void inferd_free(void *p)
 {
     free(p);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define PAGES_ARE_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PAGES_ARE_MALLOC 1
+#endif
+#endif
+
+void *inferd_pages_alloc(size_t n)
+{
+#ifdef PAGES_ARE_MALLOC
+    return inferd_calloc(1, n);
+#else
+    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+#endif
+}
+
+void inferd_pages_free(void *p, size_t n)
+{
+    if (!p)
+        return;
+#ifdef PAGES_ARE_MALLOC
+    (void)n;
+    inferd_free(p);
+#else
+    munmap(p, n ? n : 1);
+#endif
 }
 
 void *inferd_xmalloc(size_t n)

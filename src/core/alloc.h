@@ -20,6 +20,14 @@ void *inferd_xrealloc(void *p, size_t n);
 char *inferd_xstrdup(const char *s);
 char *inferd_xstrndup(const char *s, size_t n);
 
+/* Zeroed memory for a large buffer that is used once and should go back to the system
+ * when freed, instead of staying in malloc's heap (mmap and munmap; calloc in
+ * AddressSanitizer builds, so that its bounds stay checked). Costs a page fault per 4 KiB
+ * touched: not for buffers allocated on every request. Free with inferd_pages_free and
+ * the same n. NULL when out of memory. */
+void *inferd_pages_alloc(size_t n);
+void inferd_pages_free(void *p, size_t n);
+
 /* Grows a dynamic array of elem_size-byte items so that it holds at least need items;
  * *cap is updated. Aborts on overflow or exhaustion (bookkeeping arrays only). */
 void *inferd_xgrow(void *p, size_t elem_size, size_t need, size_t *cap);

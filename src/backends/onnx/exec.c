@@ -98,7 +98,7 @@ static bool run_init(run_t *r, const inferd_onnx_graph_t *g)
 static void arena_release(void *ctx, void *data)
 {
     (void)ctx;
-    inferd_free(data);
+    inferd_onnx_arena_give(data);
 }
 
 /* Uses the graph's plan for these input shapes (one arena allocation), or prepares to
@@ -114,13 +114,13 @@ static void run_plan(run_t *r, const inferd_onnx_graph_t *g, inferd_tensor_t *co
     }
     if (r->plan->peak == 0)
         return;
-    void *buf = inferd_malloc(r->plan->peak);
+    void *buf = inferd_onnx_arena_take(g, r->plan->peak);
     int64_t dims[1] = {(int64_t)r->plan->peak};
     r->arena = buf ? inferd_tensor_wrap(INFERD_DTYPE_UINT8, dims, 1, buf, r->plan->peak,
                                         arena_release, NULL, INFERD_OWNER_ARENA, NULL)
                    : NULL;
     if (!r->arena) {
-        inferd_free(buf);
+        inferd_onnx_arena_give(buf);
         inferd_onnx_plan_put(g, r->plan);
         r->plan = NULL;
     }
@@ -214,6 +214,39 @@ static inferd_tensor_t *planned_output(run_t *r, int v, inferd_dtype_t dt,
     return t;
 }
 
+static void pages_release(void *ctx, void *data)
+{
+    inferd_pages_free(data, (size_t)(uintptr_t)ctx);
+}
+
+/* Intermediates at least this large get pages of their own in a run without a plan. */
+#define RECORD_PAGES_MIN ((size_t)64 << 10)
+
+/* A large intermediate of a run without a plan (the first with new shapes): its own pages,
+ * returned to the system when it dies. From malloc's heap it would stay resident after the
+ * run, beside the arena that later runs allocate: twice the memory for good. NULL when v
+ * is not such a value (or on failure: the caller then allocates as usual). */
+static inferd_tensor_t *recording_output(const run_t *r, const inferd_onnx_graph_t *g, int v,
+                                         inferd_dtype_t dt, const inferd_onnx_shape_t *s)
+{
+    uint64_t numel;
+    if (!r->record || dt == INFERD_DTYPE_BYTES || INFERD_ONNX_IS_SEQ(dt) ||
+        g->values[v].is_output ||
+        inferd_shape_numel(s->dims, s->ndim, UINT64_MAX / 16, &numel, NULL) != INFERD_OK)
+        return NULL;
+    size_t nbytes = (size_t)(numel * inferd_dtype_size(dt));
+    if (nbytes < RECORD_PAGES_MIN)
+        return NULL;
+    void *data = inferd_pages_alloc(nbytes);
+    if (!data)
+        return NULL;
+    inferd_tensor_t *t = inferd_tensor_wrap(dt, s->dims, s->ndim, data, nbytes, pages_release,
+                                            (void *)(uintptr_t)nbytes, INFERD_OWNER_ARENA, NULL);
+    if (!t)
+        inferd_pages_free(data, nbytes);
+    return t;
+}
+
 static inferd_tensor_t *value_tensor(const run_t *r, const inferd_onnx_graph_t *g, int v)
 {
     return g->values[v].constant ? g->values[v].constant : r->vals[v];
@@ -239,7 +272,8 @@ static inferd_status_t make_outputs(run_t *r, const inferd_onnx_graph_t *g,
                                       "view of %llu elements over %zu bytes",
                                       (unsigned long long)numel, src->nbytes);
             r->out[j] = inferd_tensor_view(src, 0, dt, s->dims, s->ndim, src->nbytes, err);
-        } else if (!(r->out[j] = planned_output(r, v, dt, s, !writes_every_element(n, j, dt)))) {
+        } else if (!(r->out[j] = planned_output(r, v, dt, s, !writes_every_element(n, j, dt))) &&
+                   !(r->out[j] = recording_output(r, g, v, dt, s))) {
             /* A BYTES output's size depends on its strings: reshape worked it out. */
             r->out[j] =
                 inferd_tensor_create(dt, s->dims, s->ndim, dt == INFERD_DTYPE_BYTES ? s->nbytes : 0,

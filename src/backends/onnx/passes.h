@@ -64,6 +64,16 @@ const inferd_onnx_plan_t *inferd_onnx_plan_get(const inferd_onnx_graph_t *g,
                                                inferd_tensor_t *const *inputs);
 void inferd_onnx_plan_put(const inferd_onnx_graph_t *g, const inferd_onnx_plan_t *p);
 
+/* A 64-byte aligned buffer of at least bytes for one run's arena: a free one the graph
+ * kept from an earlier run when one is large enough, else a new one. NULL when out of
+ * memory. Give it back with inferd_onnx_arena_give (any thread; the graph must still
+ * exist). Thread: any. */
+void *inferd_onnx_arena_take(const inferd_onnx_graph_t *g, size_t bytes);
+void inferd_onnx_arena_give(void *data);
+
+/* Bytes of the free arenas the graph keeps (for tests and /debug reports). */
+size_t inferd_onnx_arena_cached_bytes(const inferd_onnx_graph_t *g);
+
 /* Builds and caches the plan for the inputs' shapes from the byte sizes one complete run
  * produced (nbytes[v] per value; 0 for values not produced). Best effort: does nothing
  * on allocation failure. */

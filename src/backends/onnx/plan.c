@@ -22,6 +22,7 @@
  * behind a mutex, so runs of one graph on several threads share them. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,11 +34,24 @@
 #define PLAN_CACHE 16
 #define PLAN_ALIGN 64
 
+/* Free run arenas the graph keeps between runs: as many as runs of it overlap (one per
+ * model instance, typically), at most ARENA_KEEP. */
+#define ARENA_KEEP 4
+
 struct inferd_onnx_plans {
     pthread_mutex_t mu;
     int n;
     inferd_onnx_plan_t *slot[PLAN_CACHE]; /* most recently used first; the cache holds a ref */
+    int n_free;
+    void *free_arena[ARENA_KEEP]; /* data pointers (arena_hdr_t before each) */
 };
+
+/* Before each arena's data: where the allocation starts and how much data it holds. */
+typedef struct arena_hdr {
+    struct inferd_onnx_plans *cache;
+    void *mem;
+    size_t cap;
+} arena_hdr_t;
 
 /* On unless INFERD_ONNX_PLAN=0 (for side-by-side measurements) or switched off. */
 static atomic_int planning_on = -1;
@@ -74,12 +88,25 @@ static void plan_free(inferd_onnx_plan_t *p)
     inferd_free(p);
 }
 
+static arena_hdr_t *arena_hdr(void *data)
+{
+    return (arena_hdr_t *)((char *)data - sizeof(arena_hdr_t));
+}
+
+static void arena_free(void *data)
+{
+    if (data)
+        inferd_free(arena_hdr(data)->mem);
+}
+
 void inferd_onnx_plans_free(struct inferd_onnx_plans *p)
 {
     if (!p)
         return;
     for (int i = 0; i < p->n; i++)
         plan_free(p->slot[i]); /* no run is in progress, so the cache holds the last ref */
+    for (int i = 0; i < p->n_free; i++)
+        arena_free(p->free_arena[i]);
     pthread_mutex_destroy(&p->mu);
     inferd_free(p);
 }
@@ -129,6 +156,83 @@ void inferd_onnx_plan_put(const inferd_onnx_graph_t *g, const inferd_onnx_plan_t
     pthread_mutex_unlock(&g->plans->mu);
     if (last)
         plan_free(p);
+}
+
+/* The arena of one run, kept by the graph between runs: allocating it afresh each run
+ * cost page faults on every run once malloc mapped it anew (an eighth of a ResNet run at
+ * batch 8 when malloc returned freed memory) and, when it did not, left freed blocks of
+ * the heap resident beside the next run's. */
+void *inferd_onnx_arena_take(const inferd_onnx_graph_t *g, size_t bytes)
+{
+    struct inferd_onnx_plans *c = g->plans;
+    void *data = NULL, *stale = NULL;
+    pthread_mutex_lock(&c->mu);
+    int best = -1, big = -1;
+    for (int i = 0; i < c->n_free; i++) {
+        size_t cap = arena_hdr(c->free_arena[i])->cap;
+        if (cap >= bytes && (best < 0 || cap < arena_hdr(c->free_arena[best])->cap))
+            best = i;
+        if (cap < bytes && (big < 0 || cap > arena_hdr(c->free_arena[big])->cap))
+            big = i;
+    }
+    /* None fits: the largest that does not is outgrown (shapes have grown), so it goes. */
+    int take = best >= 0 ? best : big;
+    if (take >= 0) {
+        if (best >= 0)
+            data = c->free_arena[take];
+        else
+            stale = c->free_arena[take];
+        c->free_arena[take] = c->free_arena[--c->n_free];
+    }
+    pthread_mutex_unlock(&c->mu);
+    arena_free(stale);
+    if (data)
+        return data;
+    if (bytes > SIZE_MAX - sizeof(arena_hdr_t) - 2 * PLAN_ALIGN)
+        return NULL;
+    char *mem = inferd_malloc(bytes + sizeof(arena_hdr_t) + PLAN_ALIGN);
+    if (!mem)
+        return NULL;
+    data = (void *)(((uintptr_t)mem + sizeof(arena_hdr_t) + PLAN_ALIGN - 1) &
+                    ~(uintptr_t)(PLAN_ALIGN - 1));
+    *arena_hdr(data) = (arena_hdr_t){.cache = c, .mem = mem, .cap = bytes};
+    return data;
+}
+
+void inferd_onnx_arena_give(void *data)
+{
+    if (!data)
+        return;
+    struct inferd_onnx_plans *c = arena_hdr(data)->cache;
+    void *drop = data;
+    pthread_mutex_lock(&c->mu);
+    if (c->n_free < ARENA_KEEP) {
+        c->free_arena[c->n_free++] = data;
+        drop = NULL;
+    } else {
+        /* Full: keep the larger ones, which fit more shapes. */
+        for (int i = 0; i < c->n_free; i++)
+            if (arena_hdr(c->free_arena[i])->cap < arena_hdr(drop)->cap) {
+                void *t = c->free_arena[i];
+                c->free_arena[i] = drop;
+                drop = t;
+            }
+    }
+    pthread_mutex_unlock(&c->mu);
+    arena_free(drop);
+}
+
+size_t inferd_onnx_arena_cached_bytes(const inferd_onnx_graph_t *g)
+{
+    struct inferd_onnx_plans *c = g->plans;
+    if (!c)
+        return 0;
+    size_t n = 0;
+    pthread_mutex_lock(&c->mu);
+    for (int i = 0; i < c->n_free; i++)
+        n += arena_hdr(c->free_arena[i])->cap;
+    pthread_mutex_unlock(&c->mu);
+    return n;
 }
 
 bool inferd_onnx_graph_plan_info(const inferd_onnx_graph_t *g, inferd_tensor_t *const *inputs,

@@ -1,7 +1,8 @@
 /* Tests for src/backends/onnx/plan.c and the planned path of exec.c: the arena of a
  * chain is smaller than its intermediates added up, a plan is made by the first run with
  * given shapes and reused by later ones (one per signature, bounded cache, shared by
- * threads), elementwise outputs written in place over a dying input, graph outputs never
+ * threads), the arena kept between runs, the first run's large intermediates in pages of
+ * their own, elementwise outputs written in place over a dying input, graph outputs never
  * live in the arena, a data-dependent shape larger than
  * planned gets its own buffer, the fused-activation fallback, and every conformance case
  * in tests/conformance/passing.txt gives bit-identical outputs with and without a plan. */
@@ -9,6 +10,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +191,117 @@ static void one_plan_per_signature(void **state)
     inferd_onnx_set_planning(true);
     inferd_tensor_unref(x);
     inferd_onnx_graph_destroy(g);
+    tb_free(m);
+    assert_no_live_tensors();
+}
+
+/* The arena outlives the run: later runs reuse it, a larger shape replaces it, a smaller
+ * one fits in it, and two runs at once each get one. */
+static void arena_is_kept_between_runs(void **state)
+{
+    (void)state;
+    tb_model_t *m = softmax_chain_model();
+    inferd_onnx_graph_t *g = load(m);
+    inferd_onnx_plan_info_t info;
+    inferd_tensor_t *x = ramp(4, 256, 0.5f);
+    inferd_tensor_unref(run1(g, x)); /* records the plan: no arena yet */
+    assert_int_equal(inferd_onnx_arena_cached_bytes(g), 0);
+    assert_true(inferd_onnx_graph_plan_info(g, &x, &info));
+    for (int i = 0; i < 3; i++) {
+        inferd_tensor_unref(run1(g, x));
+        assert_int_equal(inferd_onnx_arena_cached_bytes(g), info.peak_bytes);
+    }
+    inferd_tensor_t *big = ramp(16, 256, 0.5f), *small = ramp(2, 256, 0.5f);
+    inferd_tensor_unref(run1(g, big));
+    inferd_tensor_unref(run1(g, big));
+    inferd_onnx_plan_info_t big_info;
+    assert_true(inferd_onnx_graph_plan_info(g, &big, &big_info));
+    assert_true(big_info.peak_bytes > info.peak_bytes);
+    assert_int_equal(inferd_onnx_arena_cached_bytes(g), big_info.peak_bytes); /* replaced */
+    inferd_tensor_t *y1 = run1(g, x), *y2 = run1(g, small);
+    inferd_tensor_unref(run1(g, small));
+    assert_int_equal(inferd_onnx_arena_cached_bytes(g), big_info.peak_bytes); /* reused */
+    /* A reused arena holds an earlier run's values: the results do not depend on them. */
+    inferd_onnx_set_planning(false);
+    inferd_tensor_t *w1 = run1(g, x), *w2 = run1(g, small);
+    inferd_onnx_set_planning(true);
+    expect_equal(y1, w1);
+    expect_equal(y2, w2);
+    /* Two arenas taken at once are distinct, and both are kept when given back. */
+    void *a = inferd_onnx_arena_take(g, 100), *b = inferd_onnx_arena_take(g, 100);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_ptr_not_equal(a, b);
+    assert_int_equal((uintptr_t)a % 64, 0);
+    assert_int_equal((uintptr_t)b % 64, 0);
+    memset(a, 1, 100);
+    memset(b, 2, 100);
+    inferd_onnx_arena_give(a);
+    inferd_onnx_arena_give(b);
+    assert_int_equal(inferd_onnx_arena_cached_bytes(g), big_info.peak_bytes + 100);
+    /* A take gets the smallest kept arena that fits (the big one for 1000 bytes) or, when
+     * none does, drops the largest that does not (the 100-byte ones); at most four are
+     * kept, the smallest go. */
+    void *t[6];
+    for (int i = 0; i < 6; i++)
+        t[i] = inferd_onnx_arena_take(g, (size_t)(1000 + i));
+    assert_int_equal(inferd_onnx_arena_cached_bytes(g), 0);
+    for (int i = 0; i < 6; i++)
+        inferd_onnx_arena_give(t[i]);
+    assert_int_equal(inferd_onnx_arena_cached_bytes(g), big_info.peak_bytes + 1003 + 1004 + 1005);
+    inferd_onnx_arena_give(NULL);
+    for (inferd_tensor_t **v = (inferd_tensor_t *[]){y1, y2, w1, w2, x, big, small, NULL}; *v; v++)
+        inferd_tensor_unref(*v);
+    inferd_onnx_graph_destroy(g); /* frees the kept arenas (LeakSanitizer checks) */
+    tb_free(m);
+    assert_no_live_tensors();
+}
+
+/* The first run's large intermediates get pages of their own; without them it allocates
+ * as usual and computes the same. (The test links with --wrap=inferd_pages_alloc.) */
+void *__real_inferd_pages_alloc(size_t n);
+void *__wrap_inferd_pages_alloc(size_t n);
+static int pages_calls;
+static bool pages_fail;
+
+void *__wrap_inferd_pages_alloc(size_t n)
+{
+    pages_calls++;
+    return pages_fail ? NULL : __real_inferd_pages_alloc(n);
+}
+
+static void first_run_intermediates_use_pages(void **state)
+{
+    (void)state;
+    tb_model_t *m = softmax_chain_model();
+    inferd_tensor_t *x = ramp(128, 256, 0.25f); /* 128 KiB per intermediate */
+    inferd_tensor_t *y[2];
+    for (int fail = 0; fail < 2; fail++) {
+        inferd_onnx_graph_t *g = load(m);
+        pages_calls = 0;
+        pages_fail = fail;
+        y[fail] = run1(g, x);
+        assert_int_equal(pages_calls, 4); /* the four intermediates, not the output */
+        pages_calls = 0;
+        inferd_tensor_t *again = run1(g, x); /* planned: the arena instead */
+        assert_int_equal(pages_calls, 0);
+        expect_equal(y[fail], again);
+        inferd_tensor_unref(again);
+        inferd_onnx_graph_destroy(g);
+    }
+    pages_fail = false;
+    expect_equal(y[0], y[1]);
+    /* Small intermediates stay with malloc. */
+    inferd_onnx_graph_t *g = load(m);
+    inferd_tensor_t *x2 = ramp(2, 256, 0.25f);
+    pages_calls = 0;
+    inferd_tensor_unref(run1(g, x2));
+    assert_int_equal(pages_calls, 0);
+    inferd_tensor_unref(x2);
+    inferd_onnx_graph_destroy(g);
+    inferd_tensor_unref(y[0]);
+    inferd_tensor_unref(y[1]);
+    inferd_tensor_unref(x);
     tb_free(m);
     assert_no_live_tensors();
 }
@@ -505,6 +618,8 @@ int main(void)
         cmocka_unit_test(chain_arena_is_smaller_than_its_intermediates),
         cmocka_unit_test(in_place_needs_the_same_shape),
         cmocka_unit_test(one_plan_per_signature),
+        cmocka_unit_test(arena_is_kept_between_runs),
+        cmocka_unit_test(first_run_intermediates_use_pages),
         cmocka_unit_test(outputs_outlive_the_arena),
         cmocka_unit_test(data_dependent_shape_larger_than_planned),
         cmocka_unit_test(fused_activation_fallback_in_the_executor),
