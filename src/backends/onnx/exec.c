@@ -247,6 +247,29 @@ static inferd_tensor_t *recording_output(const run_t *r, const inferd_onnx_graph
     return t;
 }
 
+/* Output 0 of n written over one of its inputs in a run without a plan, as a planned run
+ * does: an input that dies here, of the output's very type and shape, that nothing else
+ * holds (no view, not a graph input or output). The first run with new shapes then needs
+ * no more memory than the plan it records. NULL when no input qualifies. */
+static inferd_tensor_t *unplanned_in_place(const run_t *r, const inferd_onnx_graph_t *g,
+                                           const inferd_onnx_node_t *n, inferd_dtype_t dt,
+                                           const inferd_onnx_shape_t *s)
+{
+    if (dt == INFERD_DTYPE_BYTES || INFERD_ONNX_IS_SEQ(dt))
+        return NULL;
+    for (int j = 0; j < n->n_inputs; j++) {
+        int u = n->inputs[j];
+        inferd_tensor_t *t = u >= 0 ? r->vals[u] : NULL;
+        if (!t || r->uses[u] != 1 || g->values[u].is_output || t->_parent ||
+            atomic_load(&t->_refs) != 1 || t->dtype != dt || t->ndim != s->ndim ||
+            memcmp(t->dims, s->dims, (size_t)s->ndim * sizeof(int64_t)) != 0 ||
+            !inferd_onnx_inplace_input(n, j))
+            continue;
+        return inferd_tensor_ref(t);
+    }
+    return NULL;
+}
+
 static inferd_tensor_t *value_tensor(const run_t *r, const inferd_onnx_graph_t *g, int v)
 {
     return g->values[v].constant ? g->values[v].constant : r->vals[v];
@@ -273,6 +296,7 @@ static inferd_status_t make_outputs(run_t *r, const inferd_onnx_graph_t *g,
                                       (unsigned long long)numel, src->nbytes);
             r->out[j] = inferd_tensor_view(src, 0, dt, s->dims, s->ndim, src->nbytes, err);
         } else if (!(r->out[j] = planned_output(r, v, dt, s, !writes_every_element(n, j, dt))) &&
+                   !(j == 0 && !r->arena && (r->out[j] = unplanned_in_place(r, g, n, dt, s))) &&
                    !(r->out[j] = recording_output(r, g, v, dt, s))) {
             /* A BYTES output's size depends on its strings: reshape worked it out. */
             r->out[j] =

@@ -64,6 +64,10 @@ const inferd_onnx_plan_t *inferd_onnx_plan_get(const inferd_onnx_graph_t *g,
                                                inferd_tensor_t *const *inputs);
 void inferd_onnx_plan_put(const inferd_onnx_graph_t *g, const inferd_onnx_plan_t *p);
 
+/* Whether node n's kernel may write its one output over its input j (of the same shape
+ * and type): it reads each element of that input before writing the output's element. */
+bool inferd_onnx_inplace_input(const inferd_onnx_node_t *n, int j);
+
 /* A 64-byte aligned buffer of at least bytes for one run's arena: a free one the graph
  * kept from an earlier run when one is large enough, else a new one. NULL when out of
  * memory. Give it back with inferd_onnx_arena_give (any thread; the graph must still

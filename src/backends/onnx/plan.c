@@ -422,6 +422,11 @@ static bool inplace_op(const inferd_onnx_node_t *n)
     return false;
 }
 
+bool inferd_onnx_inplace_input(const inferd_onnx_node_t *n, int j)
+{
+    return j >= 0 && j < n->n_inputs && n->n_outputs == 1 && inplace_op(n);
+}
+
 /* Which values may live in the arena and for how long: root[v] is the arena value v is
  * (or is a view of), -1 for none; start/end are the node positions of a root's first
  * write and last read over all its views. */
