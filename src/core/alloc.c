@@ -46,7 +46,13 @@ void inferd_free(void *p)
 void *inferd_pages_alloc(size_t n)
 {
 #ifdef PAGES_ARE_MALLOC
-    return inferd_calloc(1, n);
+    size_t sz = n ? (n + 4095) & ~(size_t)4095 : 4096;
+    if (sz < n)
+        return NULL;
+    void *p = aligned_alloc(4096, sz);
+    if (p)
+        memset(p, 0, sz);
+    return p;
 #else
     void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;

@@ -20,8 +20,8 @@ void *inferd_xrealloc(void *p, size_t n);
 char *inferd_xstrdup(const char *s);
 char *inferd_xstrndup(const char *s, size_t n);
 
-/* Zeroed memory for a large buffer that is used once and should go back to the system
- * when freed, instead of staying in malloc's heap (mmap and munmap; calloc in
+/* Zeroed, page-aligned memory for a large buffer that should go back to the system when
+ * freed, instead of staying in malloc's heap (mmap and munmap; aligned_alloc in
  * AddressSanitizer builds, so that its bounds stay checked). Costs a page fault per 4 KiB
  * touched: not for buffers allocated on every request. Free with inferd_pages_free and
  * the same n. NULL when out of memory. */

@@ -22,11 +22,10 @@
 #include "backends/onnx/kernels/winograd.h"
 
 #include <immintrin.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/mman.h>
 
+#include "backends/onnx/kernels/scratch.h"
 #include "core/alloc.h"
 #include "core/pool.h"
 
@@ -473,84 +472,6 @@ static const isa_t *isa(void)
     return &base;
 }
 
-/* Scratch. A fresh buffer per call costs a page fault per 4 KiB on every call (malloc
- * maps large blocks, and trims small ones off the heap's top when they are freed):
- * measured 1.9x the time of a 32-channel 32x32 layer at batch 1. So each thread keeps
- * its buffer for the next call, mapped apart from malloc's heap (kept inside the heap it
- * pinned the heap's top: resnet batch 32 peaked at 21 MB instead of 13). A thread's
- * buffer is unmapped when the thread exits (a pthread key destructor); one above
- * SCRATCH_KEEP is unmapped after its call. */
-#define SCRATCH_KEEP ((size_t)16 << 20)
-
-typedef struct scratch {
-    void *mem;
-    size_t bytes;
-    bool busy;
-} scratch_t;
-
-static _Thread_local scratch_t tls_scratch;
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-static bool scratch_key_ok;
-
-static void scratch_unmap(scratch_t *s)
-{
-    if (s->mem)
-        munmap(s->mem, s->bytes);
-    s->mem = NULL;
-    s->bytes = 0;
-}
-
-static void scratch_destroy(void *s)
-{
-    scratch_unmap(s);
-}
-
-static void scratch_key_init(void)
-{
-    scratch_key_ok = pthread_key_create(&scratch_key, scratch_destroy) == 0;
-}
-
-/* A page-aligned buffer of at least bytes (NULL when out of memory); give it back with
- * scratch_put. */
-static void *scratch_get(size_t bytes)
-{
-    pthread_once(&scratch_once, scratch_key_init);
-    scratch_t *s = &tls_scratch;
-    if (!s->busy && s->mem && s->bytes >= bytes) {
-        s->busy = true;
-        return s->mem;
-    }
-    size_t sz = (bytes + 4095) & ~(size_t)4095;
-    void *m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
-        return NULL;
-    if (s->busy || !scratch_key_ok || sz > SCRATCH_KEEP)
-        return m; /* not kept: scratch_put unmaps it */
-    scratch_unmap(s);
-    s->mem = m;
-    s->bytes = sz;
-    s->busy = true;
-    pthread_setspecific(scratch_key, s);
-    return m;
-}
-
-static void scratch_put(void *m, size_t bytes)
-{
-    scratch_t *s = &tls_scratch;
-    if (m == s->mem)
-        s->busy = false;
-    else
-        munmap(m, (bytes + 4095) & ~(size_t)4095);
-}
-
-void inferd_wino_scratch_release(void)
-{
-    scratch_t *s = &tls_scratch;
-    if (!s->busy)
-        scratch_unmap(s);
-}
-
 static void run_task(void *arg, int64_t task)
 {
     run_ctx_t *r = arg;
@@ -563,7 +484,7 @@ static void run_task(void *arg, int64_t task)
      * zero. */
     size_t nv = (size_t)(POS * r->vs), np = (size_t)(POS * r->ps), ns = (size_t)(6 * wp * cp);
     size_t bytes = (nv + np + ns) * sizeof(float);
-    float *v = scratch_get(bytes);
+    float *v = inferd_scratch_get(bytes);
     if (!v) {
         atomic_store(&r->failed, true);
         return;
@@ -595,7 +516,7 @@ static void run_task(void *arg, int64_t task)
         }
         k->output(r, b0, b1, p);
     }
-    scratch_put(v, bytes);
+    inferd_scratch_put(v, bytes);
 }
 
 bool inferd_wino_run(const inferd_wino_t *w, const inferd_wino_conv_t *cv)

@@ -50,12 +50,8 @@ typedef struct inferd_wino_conv {
 
 /* Runs the convolution, split by tiles over the intra-op pool. Returns false (Y partly
  * written) only when scratch memory runs out. Thread-safe; every thread that runs a part
- * keeps its scratch buffer for its next run (see below). */
+ * keeps its scratch buffer for its next run (kernels/scratch.h). */
 bool inferd_wino_run(const inferd_wino_t *w, const inferd_wino_conv_t *cv);
-
-/* Unmaps the calling thread's kept scratch buffer (each thread keeps one, up to 16 MiB,
- * for its next run and unmaps it when it exits). For tests. */
-void inferd_wino_scratch_release(void);
 
 /* Tiles (4x4 output blocks) per image of an oh x ow output. */
 int64_t inferd_wino_tiles(int64_t oh, int64_t ow);

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "backends/onnx/kernels/conv_im2col.h"
+#include "backends/onnx/kernels/scratch.h"
 #include "backends/onnx/kernels/sgemm.h"
 #include "backends/onnx/kernels/simd_f32.h"
 #include "backends/onnx/kernels/winograd.h"
@@ -96,15 +97,17 @@ static inferd_status_t fail(inferd_err_t *err)
     return err ? err->code : INFERD_E_INVALID_ARG;
 }
 
-/* Allocates a scratch buffer of a * b elements of elem bytes (at least one byte), or
- * returns NULL when that count overflows or memory runs out. */
-static void *scratch_alloc(int64_t a, int64_t b, size_t elem, size_t extra)
+/* A scratch buffer of a * b elements of elem bytes plus extra bytes (at least one byte)
+ * from the thread's kernel scratch (kernels/scratch.h), its size in *bytes for
+ * inferd_scratch_put; NULL when that count overflows or memory runs out. */
+static void *scratch_alloc(int64_t a, int64_t b, size_t elem, size_t extra, size_t *bytes)
 {
     size_t n;
     if (a < 0 || b < 0 || __builtin_mul_overflow((size_t)a, (size_t)b, &n) ||
         __builtin_mul_overflow(n, elem, &n) || __builtin_add_overflow(n, extra + 1, &n))
         return NULL;
-    return inferd_malloc(n);
+    *bytes = n;
+    return inferd_scratch_get(n);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -537,9 +540,9 @@ static inferd_status_t conv_par_f32(const inferd_onnx_node_t *node, const conv_g
     int64_t per =
         (out_size + INFERD_SGEMM_PANEL - 1) / INFERD_SGEMM_PANEL * INFERD_SGEMM_PANEL * kdim;
     /* Up to four tasks per thread (handed out as threads come free, so a helper that
-     * starts late is not waited for) while their panels stay within 512 KiB; each task
+     * starts late is not waited for) while their panels stay within 256 KiB; each task
      * still has its own panels, and each image is one task's. */
-    int64_t n_tasks = (1 << 17) / (per > 0 ? per : 1);
+    int64_t n_tasks = (1 << 16) / (per > 0 ? per : 1);
     if (n_tasks > threads * 4)
         n_tasks = threads * 4;
     if (n_tasks > g->n)
@@ -547,8 +550,10 @@ static inferd_status_t conv_par_f32(const inferd_onnx_node_t *node, const conv_g
     if (n_tasks < threads)
         n_tasks = threads;
     int64_t segs = inferd_conv_im2col_table_size(w);
-    float *buf = scratch_alloc(n_tasks, per, sizeof(float),
-                               16 * sizeof(float) + (size_t)segs * sizeof(inferd_conv_seg_t));
+    size_t buf_bytes = 0;
+    float *buf =
+        scratch_alloc(n_tasks, per, sizeof(float),
+                      16 * sizeof(float) + (size_t)segs * sizeof(inferd_conv_seg_t), &buf_bytes);
     if (!buf)
         return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED,
                               "out of memory for the im2col buffer");
@@ -570,7 +575,7 @@ static inferd_status_t conv_par_f32(const inferd_onnx_node_t *node, const conv_g
     }
     atomic_init(&p.failed, false);
     inferd_pool_parallel_for(inferd_pool_default(), n_tasks, (int)threads, conv_par_task, &p);
-    inferd_free(buf);
+    inferd_scratch_put(buf, buf_bytes);
     if (atomic_load(&p.failed))
         return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED,
                               "out of memory for the convolution");
@@ -613,17 +618,27 @@ static inferd_status_t conv_f32(const inferd_onnx_node_t *node, inferd_tensor_t 
      * other ranks into a row-major column matrix. */
     bool panels = !direct && !depthwise && kdim > 0 && inferd_conv_im2col_fits(w);
     int64_t n_tasks = panels && g.group == 1 ? conv_threads(g.n) : 1;
+    /* Images in parallel need one image's panels per thread; above 256 KiB in all, one
+     * image at a time with the GEMM's columns split over the threads was as fast (ResNet
+     * stride-2 layers at batch 8 on 2 threads, measured side by side) and keeps the
+     * scratch resident on each thread to one image's. */
+    int64_t per_image = (out_size + INFERD_SGEMM_PANEL - 1) / INFERD_SGEMM_PANEL *
+                        INFERD_SGEMM_PANEL * kdim * (int64_t)sizeof(float);
+    if (n_tasks > 1 && per_image > (int64_t)(256 << 10) / n_tasks)
+        n_tasks = 1;
     if (n_tasks > 1)
         return conv_par_f32(node, &g, x, wt, bias, y, kdim, n_tasks, err);
     int64_t n_panels = (out_size + INFERD_SGEMM_PANEL - 1) / INFERD_SGEMM_PANEL;
     float *col = NULL;
+    size_t col_bytes = 0;
     const inferd_conv_seg_t *table = NULL;
     inferd_sgemm_pack_t pack = {.n = out_size, .k = kdim, .n_panels = n_panels};
     if (panels) {
         /* The panels, 64-byte aligned, then the segment table. */
         int64_t segs = inferd_conv_im2col_table_size(w);
         col = scratch_alloc(kdim * n_panels, INFERD_SGEMM_PANEL, sizeof(float),
-                            16 * sizeof(float) + (size_t)segs * sizeof(inferd_conv_seg_t));
+                            16 * sizeof(float) + (size_t)segs * sizeof(inferd_conv_seg_t),
+                            &col_bytes);
         if (col) {
             pack.panels = (float *)(((uintptr_t)col + 63) & ~(uintptr_t)63);
             table = cached_table(cd, w);
@@ -635,7 +650,7 @@ static inferd_status_t conv_f32(const inferd_onnx_node_t *node, inferd_tensor_t 
             }
         }
     } else if (!direct && !depthwise && kdim > 0) {
-        col = scratch_alloc(kdim, out_size, sizeof(float), 0);
+        col = scratch_alloc(kdim, out_size, sizeof(float), 0, &col_bytes);
     }
     if ((panels || (!direct && !depthwise && kdim > 0)) && !col)
         return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED,
@@ -688,7 +703,7 @@ static inferd_status_t conv_f32(const inferd_onnx_node_t *node, inferd_tensor_t 
             inferd_simd_act(&node->epilogue, yg, mg * out_size);
         }
     }
-    inferd_free(col);
+    inferd_scratch_put(col, col_bytes);
     return INFERD_OK;
 }
 
@@ -839,7 +854,8 @@ static inferd_status_t convt_f32(const inferd_onnx_node_t *node, inferd_tensor_t
         y[i] = bias ? bias[(i / out_size) % g.m] : 0.0f;
     if (rows == 0 || in_size == 0 || cg == 0)
         return INFERD_OK;
-    float *col = scratch_alloc(rows, in_size, sizeof(float), 0);
+    size_t col_bytes = 0;
+    float *col = scratch_alloc(rows, in_size, sizeof(float), 0, &col_bytes);
     if (!col)
         return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED, "out of memory for columns");
     for (int64_t n = 0; n < g.n; n++) {
@@ -854,7 +870,7 @@ static inferd_status_t convt_f32(const inferd_onnx_node_t *node, inferd_tensor_t
                 col2im_f32(col, mg, w, y + (n * g.m + gi * mg) * out_size);
         }
     }
-    inferd_free(col);
+    inferd_scratch_put(col, col_bytes);
     return INFERD_OK;
 }
 
@@ -946,7 +962,9 @@ static inferd_status_t conv_int_acc(const conv_data_t *d, const inferd_tensor_t 
     int64_t out_size = inferd_onnx_dims_prod(w->out, 0, w->nsp);
     int64_t kdim = cg * inferd_onnx_dims_prod(w->k, 0, w->nsp);
     int64_t xn = (int64_t)inferd_tensor_numel(x);
-    int32_t *xi = scratch_alloc(kdim, out_size, sizeof(int32_t), (size_t)xn * sizeof(int32_t));
+    size_t xi_bytes = 0;
+    int32_t *xi =
+        scratch_alloc(kdim, out_size, sizeof(int32_t), (size_t)xn * sizeof(int32_t), &xi_bytes);
     if (!xi)
         return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED, "out of memory for columns");
     int32_t *col = xi + xn;
@@ -974,7 +992,7 @@ static inferd_status_t conv_int_acc(const conv_data_t *d, const inferd_tensor_t 
             }
         }
     }
-    inferd_free(xi);
+    inferd_scratch_put(xi, xi_bytes);
     return INFERD_OK;
 }
 

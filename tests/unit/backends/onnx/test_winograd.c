@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "backends/onnx/kernels/scratch.h"
 #include "backends/onnx/kernels/winograd.h"
 #include "core/alloc.h"
 #include "core/pool.h"
@@ -219,18 +220,18 @@ static void batch_and_threads_same_bits(void **state)
 }
 
 /* Allocation failure on demand: the test links with --wrap for both allocators and for
- * mmap (the scratch). */
+ * inferd_pages_alloc (the scratch). */
 void *__real_inferd_malloc(size_t n);
 void *__real_inferd_calloc(size_t count, size_t size);
-void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+void *__real_inferd_pages_alloc(size_t n);
 void *__wrap_inferd_malloc(size_t n);
 void *__wrap_inferd_calloc(size_t count, size_t size);
-void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+void *__wrap_inferd_pages_alloc(size_t n);
 static bool malloc_fails, calloc_fails, mmap_fails;
 
-void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+void *__wrap_inferd_pages_alloc(size_t n)
 {
-    return mmap_fails ? MAP_FAILED : __real_mmap(addr, len, prot, flags, fd, off);
+    return mmap_fails ? NULL : __real_inferd_pages_alloc(n);
 }
 
 void *__wrap_inferd_malloc(size_t n)
@@ -271,7 +272,7 @@ static void out_of_memory(void **state)
                              .y = y,
                              .max_threads = 1};
     for (int f = 0; f < 2; f++) {
-        inferd_wino_scratch_release(); /* earlier tests left this thread a buffer */
+        inferd_scratch_release(); /* earlier tests left this thread a buffer */
         mmap_fails = f == 0;
         calloc_fails = f == 1;
         bool ok = inferd_wino_run(wino, &cv);
@@ -284,7 +285,7 @@ static void out_of_memory(void **state)
     bool ok = inferd_wino_run(wino, &cv);
     mmap_fails = false;
     assert_true(ok);
-    inferd_wino_scratch_release();
+    inferd_scratch_release();
     inferd_wino_destroy(wino);
     assert_no_live_tensors();
     inferd_free(x);
