@@ -26,6 +26,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "backends/onnx/kernels/conv_direct.h"
 #include "backends/onnx/kernels/conv_im2col.h"
 #include "backends/onnx/kernels/scratch.h"
 #include "backends/onnx/kernels/sgemm.h"
@@ -610,6 +611,17 @@ static inferd_status_t conv_f32(const inferd_onnx_node_t *node, inferd_tensor_t 
         inferd_err_clear(err);
     }
     bool direct = is_pointwise(w);
+    /* Small windows over few channels: computed straight from the input rows, without
+     * the unroll that would cost more than the product (kernels/conv_direct.h). */
+    if (g.group == 1 && !direct && inferd_conv_direct_fits(w, g.c)) {
+        bool relu = node->epilogue.kind == INFERD_ONNX_ACT_RELU;
+        if (inferd_conv_direct(x, g.n, g.c, w, wt, g.m, bias, relu, y)) {
+            if (!relu)
+                inferd_simd_act(&node->epilogue, y, g.n * g.m * out_size);
+            return INFERD_OK;
+        }
+        /* Out of scratch memory: im2col's may still fit. */
+    }
     /* One input channel per group of several groups (depthwise, any multiplier): a direct
      * kernel beats im2col + a one-row GEMM by a wide margin. A group-1 convolution of a
      * one-channel image (LeNet's first layer) is one GEMM with M rows instead. */

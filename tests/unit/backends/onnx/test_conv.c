@@ -4,7 +4,8 @@
  * layer with W fed at run time (im2col), depthwise with a channel multiplier and stride,
  * grouped and dilated windows, the pointwise shortcut, and the 2-D fast path that unrolls
  * into GEMM panels (both of its code paths: odd sizes, padding, strides 1 and 2,
- * dilation, one-channel images, and the shapes it hands back to the generic path). Then
+ * dilation, one-channel images, and the shapes it hands back to the generic path), and
+ * the same cases with the direct kernel for small stride-1 windows taking its share. Then
  * the batching guarantee on a small CNN (Conv + Relu fused, residual Add + Relu fused,
  * MaxPool, Softmax): a batch's outputs, on one thread and split over two, are
  * bit-identical to each image run alone. */
@@ -13,6 +14,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "backends/onnx/kernels/conv_direct.h"
 #include "backends/onnx/kernels/conv_im2col.h"
 #include "core/pool.h"
 #include "onnx_test_util.h"
@@ -125,18 +127,31 @@ static void panel_cases(void)
     check(&(conv_case_t){1, 3, 11, 11, 4, 3, 1, 3, 1, {1, 1, 1, 1}, true});
 }
 
+/* With the direct kernel off, so that the stride-1 cases it would take unroll too. */
 static void panel_path_matches_reference(void **state)
 {
     (void)state;
+    inferd_conv_direct_enable(false);
     panel_cases();
+    inferd_conv_direct_enable(true);
 }
 
 static void portable_panel_path_matches_reference(void **state)
 {
     (void)state;
+    inferd_conv_direct_enable(false);
     assert_true(inferd_conv_im2col_set_portable(true));
     panel_cases();
     inferd_conv_im2col_set_portable(false); /* back to the CPU's best (fails without AVX-512) */
+    inferd_conv_direct_enable(true);
+}
+
+/* The same cases with the direct kernel on (kernels/conv_direct.c takes the stride-1
+ * ones on an AVX-512 CPU). */
+static void direct_path_matches_reference(void **state)
+{
+    (void)state;
+    panel_cases();
 }
 
 /* x [N,2,12,12] -> Conv 3x3 pad 1 (4 ch) -> Relu = h -> Conv 3x3 pad 1 -> Add h -> Relu
@@ -242,6 +257,7 @@ int main(void)
         cmocka_unit_test(other_paths_match_reference),
         cmocka_unit_test(panel_path_matches_reference),
         cmocka_unit_test(portable_panel_path_matches_reference),
+        cmocka_unit_test(direct_path_matches_reference),
         cmocka_unit_test(batch_outputs_equal_single_runs),
         cmocka_unit_test(batch_on_two_threads_equals_single_runs),
     };
