@@ -6,13 +6,13 @@
  * two ways and keeps the smaller: best-fit over the free intervals of values already
  * dead, in node order (ggml-alloc's and ONNX Runtime's mem-pattern idea), and largest
  * first at the lowest offset free over the value's lifetime. The output of an
- * elementwise op may take over the block of a same-sized input that dies with it (in
- * place). Later runs with the same shapes allocate that buffer once and make each
- * intermediate a view into it. Liveness is structural: a value's block is busy from its
- * producer to its last reader, extended over every alias view (Reshape, Flatten, ...)
- * made of it. Sizes are only what the first run saw, so the executor checks each output
- * against its planned size and allocates separately when a data-dependent shape
- * (NonZero, TopK with a computed k, ...) came out larger.
+ * elementwise op, or of a Conv with a fused residual Add (passes.c), may take over the
+ * block of a same-sized input (the residual S, for the Conv) that dies with it (in place). Later
+ * runs with the same shapes allocate that buffer once and make each intermediate a view into it.
+ * Liveness is structural: a value's block is busy from its producer to its last reader, extended
+ * over every alias view (Reshape, Flatten, ...) made of it. Sizes are only what the first run saw,
+ * so the executor checks each output against its planned size and allocates separately when a
+ * data-dependent shape (NonZero, TopK with a computed k, ...) came out larger.
  *
  * Never in the arena: graph outputs (responses keep them past the run) and whatever an
  * alias chain from them reaches, values read by control-flow nodes or sequence ops (they
@@ -415,9 +415,13 @@ void inferd_onnx_plan_record(const inferd_onnx_graph_t *g, inferd_tensor_t *cons
     for (int i = 0; i < g->n_nodes; i++) {
         const inferd_onnx_node_t *n = &g->nodes[i];
         int v = n->n_outputs == 1 ? n->outputs[0] : -1;
-        if (n->folded || v < 0 || grp[v] != v || !inplace_op(n))
+        /* A Conv with a fused residual Add writes over S (input 3) only: its kernels read
+         * each residual element just before writing that output element, and X, W, B
+         * are read all along. */
+        bool residual = n->residual && n->n_inputs > 3;
+        if (n->folded || v < 0 || grp[v] != v || (!inplace_op(n) && !residual))
             continue;
-        for (int j = 0; j < n->n_inputs; j++) {
+        for (int j = residual ? 3 : 0; j < n->n_inputs; j++) {
             int u = n->inputs[j];
             if (u < 0 || grp[u] < 0 || viewed[u] || end[u] != i || gend[grp[u]] != i ||
                 nbytes[u] != nbytes[v] || g->values[u].dtype != g->values[v].dtype)
