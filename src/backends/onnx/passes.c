@@ -8,9 +8,10 @@
  *   against those dims). That collapses the Shape -> Gather -> Unsqueeze -> Concat ->
  *   Reshape plumbing of exports with fixed shapes; a symbolic dim keeps it at run time.
  * - After every node is initialized: Identity/Dropout/Cast elimination,
- *   Conv+BatchNormalization folding, MatMul+Add(bias) -> Gemm, activation fusion into
- *   Gemm/MatMul/Conv/Add (the node's epilogue), and removal of dead and folded nodes with
- *   the constants only they read.
+ *   Conv+BatchNormalization folding, MatMul+Add(bias) -> Gemm, Conv+Add(residual) -> Conv
+ *   with the addend as input 3 (bit-identical; the planner may then write the output over
+ *   the addend), activation fusion into Gemm/MatMul/Conv/Add (the node's epilogue), and
+ *   removal of dead and folded nodes with the constants only they read.
  *
  * A rewritten node runs its op's init again (inferd_onnx_node_reinit) so its kernel
  * binding sees the new inputs and epilogue. Values read by control-flow bodies are
