@@ -7,13 +7,17 @@
  * dilation, one-channel images, and the shapes it hands back to the generic path). Then
  * the batching guarantee on a small CNN (Conv + Relu fused, residual Add + Relu fused,
  * MaxPool, Softmax): a batch's outputs, on one thread and split over two, are
- * bit-identical to each image run alone. */
+ * bit-identical to each image run alone. And a Winograd Conv with a fused residual Add
+ * written in place, left without scratch memory: it fails cleanly rather than fall back
+ * to im2col over a residual it may have overwritten. */
 #include "test.h"
 
 #include <math.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "backends/onnx/kernels/conv_im2col.h"
+#include "backends/onnx/kernels/winograd.h"
 #include "core/pool.h"
 #include "onnx_test_util.h"
 
@@ -235,6 +239,69 @@ static void batch_on_two_threads_equals_single_runs(void **state)
     check_batch(2);
 }
 
+/* mmap failure on demand (the Winograd scratch): the test links with --wrap=mmap. */
+void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+static bool mmap_fails;
+
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return mmap_fails ? MAP_FAILED : __real_mmap(addr, len, prot, flags, fd, off);
+}
+
+/* h0 = Relu(x); y = GlobalAveragePool(Relu(Conv2(Relu(Conv1(h0))) + h0)), both convs
+ * Winograd, the Add fused into Conv2. Without Winograd scratch, Conv1 falls back to
+ * im2col; Conv2 does too on the unplanned run (its output is a buffer of its own), but on
+ * a planned run it writes over h0, so it fails with RESOURCE_EXHAUSTED instead. */
+static void residual_in_place_without_winograd_scratch(void **state)
+{
+    (void)state;
+    enum { C = 16 };
+    static float w1[C * C * 9], w2[C * C * 9];
+    fill(w1, C * C * 9, 1);
+    fill(w2, C * C * 9, 2);
+    tb_model_t *m = tb_model(13);
+    tb_input(m, "x", TB_F32, 4, TB_DIMS(-1, C, 6, 6));
+    tb_initializer(m, "W1", TB_F32, 4, TB_DIMS(C, C, 3, 3), w1, TB_RAW);
+    tb_initializer(m, "W2", TB_F32, 4, TB_DIMS(C, C, 3, 3), w2, TB_RAW);
+    tb_node(m, "Relu", "r0", "x", "h0");
+    Onnx__NodeProto *n = tb_node(m, "Conv", "c1", "h0,W1", "y1");
+    tb_attr_ints(m, n, "pads", 4, TB_I64S(1, 1, 1, 1));
+    tb_node(m, "Relu", "r1", "y1", "a1");
+    n = tb_node(m, "Conv", "c2", "a1,W2", "y2");
+    tb_attr_ints(m, n, "pads", 4, TB_I64S(1, 1, 1, 1));
+    tb_node(m, "Add", "add", "y2,h0", "s");
+    tb_node(m, "Relu", "r2", "s", "h");
+    tb_node(m, "GlobalAveragePool", "gap", "h", "y");
+    tb_output(m, "y", TB_F32, -1, NULL);
+    inferd_err_t err = {0};
+    inferd_onnx_graph_t *g = NULL;
+    if (inferd_onnx_graph_load(tb_write(m), &g, &err) != INFERD_OK)
+        fail_msg("load: %s", err.msg);
+    assert_int_equal(g->pass_stats.conv_add, 1);
+    inferd_tensor_t *x = tb_t(INFERD_DTYPE_FP32, 4, TB_DIMS(2, C, 6, 6), NULL);
+    fill(x->data, 2 * C * 36, 3);
+    inferd_tensor_t *in[1] = {x}, *y[3] = {NULL, NULL, NULL};
+    mmap_fails = true;
+    inferd_wino_scratch_release();
+    assert_int_equal(inferd_onnx_graph_run(NULL, g, in, &y[0], &err), INFERD_OK); /* im2col */
+    assert_int_equal(inferd_onnx_graph_run(NULL, g, in, &y[1], &err), INFERD_E_RESOURCE_EXHAUSTED);
+    tb_expect_msg(&err, "Winograd");
+    assert_null(y[1]);
+    mmap_fails = false;
+    assert_int_equal(inferd_onnx_graph_run(NULL, g, in, &y[2], &err), INFERD_OK);
+    const float *a = y[0]->data, *b = y[2]->data; /* im2col and Winograd roundings */
+    for (int i = 0; i < 2 * C; i++)
+        assert_true(fabsf(a[i] - b[i]) <= 1e-4f * (1.0f + fabsf(b[i])));
+    inferd_tensor_unref(y[0]);
+    inferd_tensor_unref(y[2]);
+    inferd_tensor_unref(x);
+    inferd_onnx_graph_destroy(g);
+    tb_free(m);
+    inferd_wino_scratch_release();
+    assert_no_live_tensors();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +311,7 @@ int main(void)
         cmocka_unit_test(portable_panel_path_matches_reference),
         cmocka_unit_test(batch_outputs_equal_single_runs),
         cmocka_unit_test(batch_on_two_threads_equals_single_runs),
+        cmocka_unit_test(residual_in_place_without_winograd_scratch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
