@@ -123,11 +123,11 @@ typedef inferd_status_t (*inferd_onnx_run_fn)(const inferd_onnx_node_t *node, in
 struct inferd_onnx_node {
     char *name; /* as in the model; may be empty */
     char *op_type;
-    char *domain;    /* "" for the default domain (ai.onnx) */
+    char *domain;  /* "" for the default domain (ai.onnx) */
     char *label;     /* name, or op_type when unnamed: for messages */
     char *run_label; /* "op_type/name", or op_type when unnamed: ctx->current_op (set at
                       * finalize, after the passes) */
-    int64_t opset;   /* the model's opset for the node's domain */
+    int64_t opset; /* the model's opset for the node's domain */
     int n_inputs;
     int *inputs; /* value indices; -1 for an omitted optional input */
     int n_outputs;

@@ -2,7 +2,7 @@
  *
  * Work is cut into tiles of R rows by V panels (16 columns each). A tile keeps its R x V
  * accumulators in registers, broadcasts A[i,k] and multiply-adds a row of each panel for
- * k ascending, then applies the epilogue (alpha, C, residual D, activation) before storing. Tile
+ * k ascending, then applies the epilogue (alpha, C, a residual D, activation) before storing. Tile
  * shapes only decide which elements share registers, never the operations applied to
  * one element, so every shape (and the single-row GEMV case, which uses wide tiles of
  * one row) gives the same bits. Threads take disjoint column ranges, all rows each.

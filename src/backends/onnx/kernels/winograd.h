@@ -3,10 +3,10 @@
  * Each 6x6 input tile d and each 3x3 filter g are transformed (V = B^T d B, U = G g G^T);
  * the 36 transformed positions become 36 independent products [tiles, C] x [C, M] on the
  * engine's row-stable GEMM (kernels/sgemm.h), with the tiles as rows and U packed once at
- * load; each 6x6 product tile m goes back through Y = A^T m A, where the bias, a fused
- * residual and the fused activation are applied. That is 36 multiplies per 16 outputs per channel
- * pair instead of 144. The transforms run 16 channels at a time (AVX-512, AVX2 or baseline SSE,
- * chosen at run time) on an image band staged channel-minor.
+ * load; each 6x6 product tile m goes back through Y = A^T m A, where the bias and the fused
+ * activation are applied (and a fused residual, between the two). That is 36 multiplies per
+ * 16 outputs per channel pair instead of 144. The transforms run 16 channels at a time
+ * (AVX-512, AVX2 or baseline SSE, chosen at run time) on an image band staged channel-minor.
  *
  * An output element's arithmetic depends only on its own tile (fixed transform
  * expressions, one k-ascending GEMM sum per position), never on which tiles share a GEMM,

@@ -3,12 +3,10 @@
  * Conv lowers each (batch, group) to one GEMM: im2col unrolls the input windows into a
  * [C/group * prod(kernel), prod(out)] matrix and the engine's row-stable GEMM
  * (kernels/sgemm.c) computes act(weights * columns + bias), the fused activation included,
- * so an image's outputs do not depend on its batch. A residual Add fused in by the graph
- * passes (input 3, S) is the GEMM's or the Winograd output transform's addend D, read just
- * before each output element is written, so the output may be S's own block. The column buffer is
- * allocated once per call and reused across batches and groups; a 1x1 kernel with unit stride and
- * no padding skips it and reads the input directly. 2-D windows (the hot case) are unrolled
- * straight into the GEMM's packed panels (kernels/conv_im2col.c), and a group-1 batch is split by
+ * so an image's outputs do not depend on its batch. The column buffer is allocated once per
+ * call and reused across batches and groups; a 1x1 kernel with unit stride and no padding
+ * skips it and reads the input directly. 2-D windows (the hot case) are unrolled straight
+ * into the GEMM's packed panels (kernels/conv_im2col.c), and a group-1 batch is split by
  * images over the intra-op pool; depthwise 2-D convolutions (one input channel per group)
  * skip the GEMM and accumulate shifted rows directly. A group-1, stride-1, undilated 3x3
  * Conv with constant weights and 16+ input channels runs as Winograd F(4x4, 3x3) instead
@@ -17,6 +15,10 @@
  * adjoint: a GEMM with the transposed weights produces columns that col2im scatters (adds) into the
  * output. The integer convolutions subtract the zero points while unrolling, accumulate exactly in
  * int32 and, for QLinearConv, requantize per output channel.
+ *
+ * A residual Add fused in by the graph passes (input 3, S) is the GEMM's or the Winograd
+ * output transform's addend D, read just before each output element is written, so the
+ * output may be S's own block (the memory planner's in-place rule).
  *
  * The column buffers are the only allocations kernels make here (refused, not wrapped,
  * when their size overflows); the memory planner will hand out scratch instead once it
