@@ -6,13 +6,14 @@
  * two ways and keeps the smaller: best-fit over the free intervals of values already
  * dead, in node order (ggml-alloc's and ONNX Runtime's mem-pattern idea), and largest
  * first at the lowest offset free over the value's lifetime. The output of an
- * elementwise op, or of a Conv with a fused residual Add (passes.c), may take over the
- * block of a same-sized input (the residual S, for the Conv) that dies with it (in place). Later
- * runs with the same shapes allocate that buffer once and make each intermediate a view into it.
- * Liveness is structural: a value's block is busy from its producer to its last reader, extended
- * over every alias view (Reshape, Flatten, ...) made of it. Sizes are only what the first run saw,
- * so the executor checks each output against its planned size and allocates separately when a
- * data-dependent shape (NonZero, TopK with a computed k, ...) came out larger.
+ * elementwise op may take over the block of a same-sized input that dies with it (in
+ * place), and so may a Conv with a fused residual Add (passes.c), over the residual S.
+ * Later runs with the same shapes allocate that buffer once and make each
+ * intermediate a view into it. Liveness is structural: a value's block is busy from its
+ * producer to its last reader, extended over every alias view (Reshape, Flatten, ...)
+ * made of it. Sizes are only what the first run saw, so the executor checks each output
+ * against its planned size and allocates separately when a data-dependent shape
+ * (NonZero, TopK with a computed k, ...) came out larger.
  *
  * Never in the arena: graph outputs (responses keep them past the run) and whatever an
  * alias chain from them reaches, values read by control-flow nodes or sequence ops (they
