@@ -144,6 +144,9 @@ struct inferd_onnx_node {
     void (*free_op_data)(void *data); /* (optional) frees op_data instead of inferd_free */
     inferd_onnx_act_t epilogue;       /* fused activation on output 0 (float only); NONE if none */
     bool epilogue_done;               /* the kernel applies epilogue itself */
+    /* Conv only: a residual Add fused in (graph pass): input 3 is the addend S (B, input
+     * 2, may be absent), output = act(conv + B + S), S added before the epilogue. */
+    bool residual;
 };
 
 typedef struct inferd_onnx_opset {
@@ -153,11 +156,12 @@ typedef struct inferd_onnx_opset {
 
 /* What the graph passes did at load, for the log and tests. */
 typedef struct inferd_onnx_pass_stats {
-    int folded;  /* nodes computed at load (constant folding, static Shape/Size) */
-    int conv_bn; /* BatchNormalization folded into the preceding Conv */
-    int gemm;    /* MatMul + Add(bias) rewritten into Gemm */
-    int fused;   /* activations fused into the producing Gemm/MatMul/Conv */
-    int removed; /* Identity/Dropout/Cast eliminated, dead nodes removed */
+    int folded;   /* nodes computed at load (constant folding, static Shape/Size) */
+    int conv_bn;  /* BatchNormalization folded into the preceding Conv */
+    int gemm;     /* MatMul + Add(bias) rewritten into Gemm */
+    int fused;    /* activations fused into the producing Gemm/MatMul/Conv */
+    int conv_add; /* residual Adds fused into the Conv producing one of their inputs */
+    int removed;  /* Identity/Dropout/Cast eliminated, dead nodes removed */
 } inferd_onnx_pass_stats_t;
 
 typedef struct inferd_onnx_graph {

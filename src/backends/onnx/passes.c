@@ -8,9 +8,10 @@
  *   against those dims). That collapses the Shape -> Gather -> Unsqueeze -> Concat ->
  *   Reshape plumbing of exports with fixed shapes; a symbolic dim keeps it at run time.
  * - After every node is initialized: Identity/Dropout/Cast elimination,
- *   Conv+BatchNormalization folding, MatMul+Add(bias) -> Gemm, activation fusion into
- *   Gemm/MatMul/Conv/Add (the node's epilogue), and removal of dead and folded nodes with
- *   the constants only they read.
+ *   Conv+BatchNormalization folding, MatMul+Add(bias) -> Gemm, Conv+Add(residual) -> Conv
+ *   with the addend as input 3 (bit-identical; the planner may then write the output over
+ *   the addend), activation fusion into Gemm/MatMul/Conv/Add (the node's epilogue), and
+ *   removal of dead and folded nodes with the constants only they read.
  *
  * A rewritten node runs its op's init again (inferd_onnx_node_reinit) so its kernel
  * binding sees the new inputs and epilogue. Values read by control-flow bodies are
@@ -466,6 +467,70 @@ static inferd_status_t matmul_add_to_gemm(pass_t *p, inferd_err_t *err)
     return rc;
 }
 
+/* Add(Conv(X, W, B), S), or Add(S, Conv(...)), FP32, where the Conv's output is read by
+ * this Add only: the Conv takes S as input 3 (node->residual) and computes
+ * act(conv + B + S) in its epilogue (the same roundings as the two nodes, in the same
+ * order), and the Add goes away. The Conv moves to the Add's place in the node order (its
+ * inputs are ready there, S may not be where the Conv was), so the memory planner can let
+ * its output take over S's block when S dies there: one full-size activation fewer live
+ * in a ResNet block. S must be an intermediate other than X (a graph input or a constant
+ * can never be overwritten, so those are left to the Add), W a constant and group 1 (the
+ * kernels with the epilogue; depthwise writes Y early), and S's rank, where known at load,
+ * the Conv's. Dims are mostly not known at load: the Conv checks S's shape at run time and
+ * adds it apart, broadcasting, when it differs (then nothing is written in place). */
+static inferd_status_t fuse_conv_add(pass_t *p, inferd_err_t *err)
+{
+    inferd_onnx_graph_t *g = p->g;
+    int *rank = inferd_xcalloc((size_t)g->n_values + 1, sizeof(int));
+    static_ranks(p, rank);
+    inferd_status_t rc = INFERD_OK;
+    for (int i = 0; i < g->n_nodes && rc == INFERD_OK; i++) {
+        inferd_onnx_node_t *add = &g->nodes[i];
+        if (!live(p, i) || !is(add, "Add") || add->n_inputs != 2 || add->inputs[0] < 0 ||
+            add->inputs[1] < 0 || add->n_outputs != 1 || add->outputs[0] < 0 ||
+            g->values[add->outputs[0]].dtype != INFERD_DTYPE_FP32 ||
+            add->epilogue.kind != INFERD_ONNX_ACT_NONE)
+            continue;
+        for (int side = 0; side < 2; side++) {
+            int y = add->inputs[side], sv = add->inputs[1 - side];
+            int k = g->values[y].producer;
+            const inferd_onnx_value_t *s = &g->values[sv];
+            if (y == sv || !private_to_one(p, y) || k < 0 || k >= i || !live(p, k) || s->constant ||
+                s->input_index >= 0 || s->dtype != INFERD_DTYPE_FP32)
+                continue;
+            inferd_onnx_node_t *conv = &g->nodes[k];
+            int64_t group = 1;
+            if (!is(conv, "Conv") || !conv->compute || conv->outputs[0] != y ||
+                !only_output0(p, conv) || conv->residual ||
+                conv->epilogue.kind != INFERD_ONNX_ACT_NONE || conv->inputs[0] == sv ||
+                (conv->n_inputs > 2 && conv->inputs[2] == sv) || !const_f32(g, conv, 1) ||
+                inferd_onnx_attr_int(conv, "group", 1, &group, NULL) != INFERD_OK || group != 1 ||
+                (rank[sv] >= 0 && rank[sv] != g->values[conv->inputs[1]].constant->ndim))
+                continue;
+            conv->inputs = inferd_xrealloc(conv->inputs, 4 * sizeof(int));
+            for (int j = conv->n_inputs; j < 3; j++)
+                conv->inputs[j] = -1;
+            conv->inputs[3] = sv;
+            conv->n_inputs = 4;
+            conv->residual = true;
+            move_output(g, k, y, add->outputs[0]);
+            /* The Conv takes the Add's slot; the Add (dead) takes the Conv's. */
+            inferd_onnx_node_t tmp = g->nodes[k];
+            g->nodes[k] = g->nodes[i];
+            g->nodes[i] = tmp;
+            p->dead[k] = true;
+            g->values[g->nodes[i].outputs[0]].producer = i;
+            p->uses[y]--;
+            g->pass_stats.conv_add++;
+            if (inferd_onnx_node_reinit(g, &g->nodes[i], err) != INFERD_OK)
+                rc = err ? err->code : INFERD_E_INTERNAL;
+            break;
+        }
+    }
+    inferd_free(rank);
+    return rc;
+}
+
 /* The activation node n as an epilogue, if it is one the executor and kernels know. */
 static bool activation_of(const inferd_onnx_graph_t *g, const inferd_onnx_node_t *n,
                           inferd_onnx_act_t *a)
@@ -601,6 +666,10 @@ inferd_status_t inferd_onnx_passes_run(inferd_onnx_graph_t *g, inferd_err_t *err
     }
     if (rc == INFERD_OK) {
         count_uses(&p);
+        rc = fuse_conv_add(&p, err);
+    }
+    if (rc == INFERD_OK) {
+        count_uses(&p);
         rc = fuse_activations(&p, err);
     }
     if (rc == INFERD_OK)
@@ -608,13 +677,14 @@ inferd_status_t inferd_onnx_passes_run(inferd_onnx_graph_t *g, inferd_err_t *err
     inferd_free(p.dead);
     inferd_free(p.uses);
     const inferd_onnx_pass_stats_t *s = &g->pass_stats;
-    if (rc == INFERD_OK && (s->folded || s->conv_bn || s->gemm || s->fused || s->removed) &&
+    if (rc == INFERD_OK &&
+        (s->folded || s->conv_bn || s->gemm || s->conv_add || s->fused || s->removed) &&
         inferd_log_enabled(INFERD_LOG_VERBOSE))
         inferd_log(INFERD_LOG_VERBOSE,
-                   "onnx passes (%s): folded %d, %d conv+bn, %d matmul+add->gemm, fused %d "
-                   "activations, removed %d",
-                   g->path ? g->path : "subgraph", s->folded, s->conv_bn, s->gemm, s->fused,
-                   s->removed);
+                   "onnx passes (%s): folded %d, %d conv+bn, %d matmul+add->gemm, %d "
+                   "conv+add, fused %d activations, removed %d",
+                   g->path ? g->path : "subgraph", s->folded, s->conv_bn, s->gemm, s->conv_add,
+                   s->fused, s->removed);
     return rc;
 }
 

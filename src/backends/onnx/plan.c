@@ -7,7 +7,8 @@
  * dead, in node order (ggml-alloc's and ONNX Runtime's mem-pattern idea), and largest
  * first at the lowest offset free over the value's lifetime. The output of an
  * elementwise op may take over the block of a same-sized input that dies with it (in
- * place). Later runs with the same shapes allocate that buffer once and make each
+ * place), and so may a Conv with a fused residual Add (passes.c), over the residual S.
+ * Later runs with the same shapes allocate that buffer once and make each
  * intermediate a view into it. Liveness is structural: a value's block is busy from its
  * producer to its last reader, extended over every alias view (Reshape, Flatten, ...)
  * made of it. Sizes are only what the first run saw, so the executor checks each output
@@ -424,7 +425,14 @@ static bool inplace_op(const inferd_onnx_node_t *n)
 
 bool inferd_onnx_inplace_input(const inferd_onnx_node_t *n, int j)
 {
-    return j >= 0 && j < n->n_inputs && n->n_outputs == 1 && inplace_op(n);
+    if (j < 0 || j >= n->n_inputs || n->n_outputs != 1)
+        return false;
+    /* A Conv with a fused residual Add writes over S (input 3) only: its kernels read
+     * each residual element just before writing that output element, and X, W, B are
+     * read all along. */
+    if (n->residual)
+        return j == 3;
+    return inplace_op(n);
 }
 
 /* Which values may live in the arena and for how long: root[v] is the arena value v is
@@ -524,12 +532,13 @@ void inferd_onnx_plan_record(const inferd_onnx_graph_t *g, inferd_tensor_t *cons
     for (int i = 0; i < g->n_nodes; i++) {
         const inferd_onnx_node_t *n = &g->nodes[i];
         int v = n->n_outputs == 1 ? n->outputs[0] : -1;
-        if (n->folded || v < 0 || grp[v] != v || !inplace_op(n))
+        if (n->folded || v < 0 || grp[v] != v)
             continue;
         for (int j = 0; j < n->n_inputs; j++) {
             int u = n->inputs[j];
-            if (u < 0 || grp[u] < 0 || viewed[u] || end[u] != i || gend[grp[u]] != i ||
-                nbytes[u] != nbytes[v] || g->values[u].dtype != g->values[v].dtype)
+            if (!inferd_onnx_inplace_input(n, j) || u < 0 || grp[u] < 0 || viewed[u] ||
+                end[u] != i || gend[grp[u]] != i || nbytes[u] != nbytes[v] ||
+                g->values[u].dtype != g->values[v].dtype)
                 continue;
             grp[v] = grp[u];
             gend[grp[u]] = end[v];

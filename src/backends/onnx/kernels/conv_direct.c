@@ -53,7 +53,8 @@ bool inferd_conv_direct_fits(const inferd_onnx_window_t *w, int64_t c)
 
 typedef struct dconv {
     const float *x, *bias;
-    float *wtt; /* W transposed to [kdim, m]: a tap's channel weights side by side */
+    const float *res; /* fused residual shaped as y (may be y itself), or NULL */
+    float *wtt;       /* W transposed to [kdim, m]: a tap's channel weights side by side */
     float *y;
     int64_t c, m, kh, kw, kdim;
     int64_t ih, iw, oh, ow, pt, pl;
@@ -99,10 +100,13 @@ AVX512 INLINE void block(const dconv_t *d, const float *buf, int64_t brow, int64
     }
     for (int i = 0; i < MB; i++) {
         float *yo = yrow + (m0 + i) * out_size + ox0;
+        const float *ro = d->res ? d->res + (yo - d->y) : NULL;
         for (int v = 0; v < VB; v++) {
             __m512 val = acc[i][v];
             if (d->bias)
                 val = _mm512_add_ps(val, _mm512_set1_ps(d->bias[m0 + i]));
+            if (d->res) /* read right before the store: y may be the residual's block */
+                val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(mk[v], ro + LANES * v));
             if (d->relu) /* x > 0 ? x : 0, as the engine's Relu (NaN and -0 give 0) */
                 val = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(val, _mm512_setzero_ps(), _CMP_GT_OQ),
                                           val);
@@ -197,7 +201,8 @@ static void task(void *arg, int64_t lo, int64_t hi)
 }
 
 bool inferd_conv_direct(const float *x, int64_t n, int64_t c, const inferd_onnx_window_t *w,
-                        const float *wt, int64_t m, const float *bias, bool relu, float *y)
+                        const float *wt, int64_t m, const float *bias, const float *res, bool relu,
+                        float *y)
 {
     dconv_t d = {.x = x,
                  .bias = bias,
@@ -213,6 +218,7 @@ bool inferd_conv_direct(const float *x, int64_t n, int64_t c, const inferd_onnx_
                  .ow = w->out[1],
                  .pt = w->pb[0],
                  .pl = w->pb[1],
+                 .res = res,
                  .relu = relu};
     if (n <= 0 || m <= 0)
         return true;

@@ -2,7 +2,7 @@
  *
  * Work is cut into tiles of R rows by V panels (16 columns each). A tile keeps its R x V
  * accumulators in registers, broadcasts A[i,k] and multiply-adds a row of each panel for
- * k ascending, then applies the epilogue (alpha, C, activation) before storing. Tile
+ * k ascending, then applies the epilogue (alpha, C, a residual D, activation) before storing. Tile
  * shapes only decide which elements share registers, never the operations applied to
  * one element, so every shape (and the single-row GEMV case, which uses wide tiles of
  * one row) gives the same bits. Threads take disjoint column ranges, all rows each.
@@ -95,6 +95,8 @@ typedef struct epi {
     float alpha, beta;
     const float *c;
     int64_t c_rs, c_cs;
+    const float *d; /* the residual addend, full matrix */
+    int64_t d_rs;
     inferd_onnx_act_t act;
     bool scalar_act; /* SIGMOID / TANH: applied by inferd_sgemm_act after the store */
 } epi_t;
@@ -183,6 +185,8 @@ static void tile_portable(const tile_args_t *t, int R, int V)
                         cv = e->beta * cv;
                     x = x + cv;
                 }
+                if (e->d)
+                    x = x + e->d[(t->i0 + r) * e->d_rs + t->j0 + v * PANEL + l];
                 yr[l] = inferd_sgemm_act(e->act, x);
             }
         }
@@ -210,6 +214,8 @@ AVX512 INLINE __m512 epi512(const epi_t *e, __m512 x, int64_t i, int64_t j, __mm
             cv = _mm512_mul_ps(_mm512_set1_ps(e->beta), cv);
         x = _mm512_add_ps(x, cv);
     }
+    if (e->d)
+        x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk, e->d + i * e->d_rs + j));
     switch (e->act.kind) {
     case INFERD_ONNX_ACT_RELU: x = _mm512_max_ps(_mm512_setzero_ps(), x); break;
     case INFERD_ONNX_ACT_LEAKY_RELU: {
@@ -355,6 +361,8 @@ AVX2 INLINE __m256 epi256(const epi_t *e, __m256 x, int64_t i, int64_t j, __m256
             cv = _mm256_mul_ps(_mm256_set1_ps(e->beta), cv);
         x = _mm256_add_ps(x, cv);
     }
+    if (e->d)
+        x = _mm256_add_ps(x, _mm256_maskload_ps(e->d + i * e->d_rs + j, mk));
     switch (e->act.kind) {
     case INFERD_ONNX_ACT_RELU: x = _mm256_max_ps(_mm256_setzero_ps(), x); break;
     case INFERD_ONNX_ACT_LEAKY_RELU: {
@@ -521,6 +529,7 @@ typedef struct gemm_ctx {
     const float *ap;    /* A packed by row blocks (pack_a), or NULL: a is read directly */
     bool b_rows;        /* B is row-major as given (ks = ldb), not panels */
     bool c_is_y;        /* the addend C lies in Y */
+    bool d_is_y;        /* the residual D lies in Y */
     const float *b;
     int64_t ks, ps;
     float *y;
@@ -608,8 +617,9 @@ static void pack_rows(const gemm_ctx_t *c, int64_t q0, int64_t q1, int64_t k0, i
  * for the same few L1 sets. */
 static void run_panels(const gemm_ctx_t *c, int64_t q0, int64_t q1)
 {
-    /* K blocks keep partial sums in Y, so not when C is Y (the legacy beta * Y form). */
-    int64_t kc = c->ops->pick && c->m > c->rb && !c->c_is_y ? KBLOCK : c->k;
+    /* K blocks keep partial sums in Y, so not when C or D lies in Y (a partial sum would
+     * overwrite an addend element before the last block reads it). */
+    int64_t kc = c->ops->pick && c->m > c->rb && !c->c_is_y && !c->d_is_y ? KBLOCK : c->k;
     if (kc <= 0)
         kc = 1; /* K = 0: one pass that only applies the epilogue */
     if (c->b_rows && kc == KBLOCK && LOCAL_PANELS % c->g == 0) {
@@ -703,6 +713,8 @@ static void product_in_place(const inferd_sgemm_job_t *job)
             float v = job->alpha != 1.0f ? job->alpha * acc : acc;
             if (job->c)
                 v = v + job->beta * job->c[i * job->c_rs + j * job->c_cs];
+            if (job->d)
+                v = v + job->d[i * job->d_rs + j];
             job->y[i * job->ldy + j] = inferd_sgemm_act(job->act, v);
         }
 }
@@ -725,6 +737,8 @@ bool inferd_sgemm_run(const inferd_sgemm_job_t *job)
                   .c = job->c,
                   .c_rs = job->c_rs,
                   .c_cs = job->c_cs,
+                  .d = job->d,
+                  .d_rs = job->d_rs,
                   .act = job->act,
                   .scalar_act = job->act.kind == INFERD_ONNX_ACT_SIGMOID ||
                                 job->act.kind == INFERD_ONNX_ACT_TANH};
@@ -735,6 +749,9 @@ bool inferd_sgemm_run(const inferd_sgemm_job_t *job)
     c.rb = c.m < c.ops->rb_max ? (int)c.m : c.ops->rb_max;
     c.c_is_y = job->c && (uintptr_t)job->c >= (uintptr_t)job->y &&
                (uintptr_t)job->c < (uintptr_t)(job->y + (job->m - 1) * job->ldy + job->n);
+    c.d_is_y = job->d &&
+               (uintptr_t)job->d < (uintptr_t)(job->y + (job->m - 1) * job->ldy + job->n) &&
+               (uintptr_t)(job->d + (job->m - 1) * job->d_rs + job->n) > (uintptr_t)job->y;
     /* Only a transposed A read by more than one column group is copied into row blocks
      * (its rows are columns, a stride apart). A row-major A is read in place: the K
      * blocks keep its rb rows' stretches in L1, and copying it (a scalar pass over A on
@@ -801,6 +818,8 @@ static void rows_task(void *arg, int64_t lo, int64_t hi)
     part.y += lo * part.ldy;
     if (part.c)
         part.c += lo * part.c_rs;
+    if (part.d)
+        part.d += lo * part.d_rs;
     part.max_threads = 1;
     if (!inferd_sgemm_run(&part))
         atomic_store(&r->failed, true);

@@ -8,7 +8,8 @@
  * rounding, for 1 row and for many). Per element, on every path:
  *
  *   acc = 0; for k ascending: acc = acc + A[i,k] * B[k,j]   (one FMA on AVX2 / AVX-512)
- *   v = acc; if alpha != 1: v = alpha * v; if C: v = v + (beta * C[i,j]); v = act(v)
+ *   v = acc; if alpha != 1: v = alpha * v; if C: v = v + (beta * C[i,j]);
+ *   if D: v = v + D[i,j]; v = act(v)
  *
  * B may be packed once (weights, at model load) into 16-column panels, K-contiguous,
  * zero-padded and 64-byte aligned; the kernels read an unpacked row-major B directly.
@@ -43,7 +44,7 @@ inferd_sgemm_pack_t *inferd_sgemm_pack_create(bool trans_b, int64_t n, int64_t k
 /* Frees a pack. NULL does nothing. */
 void inferd_sgemm_pack_destroy(inferd_sgemm_pack_t *p);
 
-/* One product Y = act(alpha * op(A) * op(B) + beta * C), row-major. */
+/* One product Y = act(alpha * op(A) * op(B) + beta * C + D), row-major. */
 typedef struct inferd_sgemm_job {
     int64_t m, n, k;
     bool trans_a; /* A stored [k, m] */
@@ -62,6 +63,11 @@ typedef struct inferd_sgemm_job {
      * blocks). */
     const float *c;
     int64_t c_rs, c_cs;
+    /* Optional full-matrix addend (a fused residual Add), added after C: element (i, j)
+     * at d[i * d_rs + j]. d may be y itself (same elements, d_rs = ldy): each element is
+     * read before it is written. */
+    const float *d;
+    int64_t d_rs;
     inferd_onnx_act_t act;
     int max_threads; /* 0: the calling thread's intra-op budget (core/pool.h); 1: none */
 } inferd_sgemm_job_t;

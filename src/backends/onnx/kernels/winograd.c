@@ -280,14 +280,17 @@ typedef struct run_ctx {
     atomic_bool failed;
 } run_ctx_t;
 
-/* Writes one tile's outputs o[16 pixels][16 channels] for channels m0.. to image yn. */
+/* Writes one tile's outputs o[16 pixels][16 channels] for channels m0.. to image yn. With
+ * a residual, o has no activation yet: each output adds its residual element, then the
+ * activation, per element (the residual read just before the element is written). */
 static void store_tile(const run_ctx_t *r, const float *o, float *yn, int64_t m0, int64_t oy,
                        int64_t ox)
 {
     const inferd_wino_conv_t *cv = r->cv;
     int64_t m = r->w->m, oh = cv->oh, ow = cv->ow, plane = oh * ow;
+    const float *rn = cv->res ? cv->res + (yn - cv->y) : NULL;
     bool scalar_act =
-        cv->act.kind == INFERD_ONNX_ACT_SIGMOID || cv->act.kind == INFERD_ONNX_ACT_TANH;
+        rn || cv->act.kind == INFERD_ONNX_ACT_SIGMOID || cv->act.kind == INFERD_ONNX_ACT_TANH;
     int64_t nm = m - m0 < LANES ? m - m0 : LANES;
     if (!scalar_act && nm == LANES && oy + 4 <= oh && ox + 4 <= ow) {
         for (int g = 0; g < 4; g++)
@@ -308,10 +311,13 @@ static void store_tile(const run_ctx_t *r, const float *o, float *yn, int64_t m0
     for (int64_t l = 0; l < nm; l++)
         for (int a = 0; a < 4 && oy + a < oh; a++)
             for (int q = 0; q < 4 && ox + q < ow; q++) {
+                int64_t at = (m0 + l) * plane + (oy + a) * ow + ox + q;
                 float v = o[(a * 4 + q) * LANES + l];
+                if (rn)
+                    v = v + rn[at];
                 if (scalar_act)
                     v = inferd_sgemm_act(cv->act, v);
-                yn[(m0 + l) * plane + (oy + a) * ow + ox + q] = v;
+                yn[at] = v;
             }
 }
 
@@ -371,6 +377,18 @@ AVX512 INLINE void store_512(const run_ctx_t *r, const v16 *res, float *yn, int6
     transpose16(v);
     int64_t plane = cv->oh * cv->ow, nm = r->w->m - m0 < LANES ? r->w->m - m0 : LANES;
     float *d = yn + m0 * plane + oy * cv->ow + ox;
+    if (cv->res) {
+        /* The tile's residual per channel, its four rows as the vector's quarters; then
+         * the activation output_tile left out. */
+        const float *rs = cv->res + (d - cv->y);
+        for (int64_t l = 0; l < nm; l++, rs += plane) {
+            __m512 rv = _mm512_castps128_ps512(_mm_loadu_ps(rs));
+            rv = _mm512_insertf32x4(rv, _mm_loadu_ps(rs + cv->ow), 1);
+            rv = _mm512_insertf32x4(rv, _mm_loadu_ps(rs + 2 * cv->ow), 2);
+            rv = _mm512_insertf32x4(rv, _mm_loadu_ps(rs + 3 * cv->ow), 3);
+            v[l] = (__m512)act16((v16)v[l] + (v16)rv, &cv->act);
+        }
+    }
     for (int64_t l = 0; l < nm; l++, d += plane) {
         _mm_storeu_ps(d, _mm512_extractf32x4_ps(v[l], 0));
         _mm_storeu_ps(d + cv->ow, _mm512_extractf32x4_ps(v[l], 1));
@@ -439,11 +457,13 @@ AVX512 static void stage_rows_512(const float *x, int64_t c, int64_t ih, int64_t
         const inferd_wino_conv_t *cv = r->cv;                                                      \
         int64_t mp = r->w->mp, ps = r->ps;                                                         \
         v16 o[LANES];                                                                              \
+        /* With a residual, STORE adds it and then applies the activation. */                      \
+        const inferd_onnx_act_t none = {0}, *act = cv->res ? &none : &cv->act;                     \
         for (int64_t t = b0; t < b1; t++) {                                                        \
             int64_t n = t / r->per_img, ti = t % r->per_img;                                       \
             float *yn = cv->y + n * r->w->m * cv->oh * cv->ow;                                     \
             for (int64_t m0 = 0; m0 < mp; m0 += LANES) {                                           \
-                output_tile(p + (t - b0) * mp, ps, m0, r->bias, &cv->act, o);                      \
+                output_tile(p + (t - b0) * mp, ps, m0, r->bias, act, o);                           \
                 STORE(r, o, yn, m0, 4 * (ti / r->tw), 4 * (ti % r->tw));                           \
             }                                                                                      \
         }                                                                                          \

@@ -4,9 +4,9 @@
  * the 36 transformed positions become 36 independent products [tiles, C] x [C, M] on the
  * engine's row-stable GEMM (kernels/sgemm.h), with the tiles as rows and U packed once at
  * load; each 6x6 product tile m goes back through Y = A^T m A, where the bias and the fused
- * activation are applied. That is 36 multiplies per 16 outputs per channel pair instead
- * of 144. The transforms run 16 channels at a time (AVX-512, AVX2 or baseline SSE, chosen
- * at run time) on an image band staged channel-minor.
+ * activation are applied (and a fused residual, between the two). That is 36 multiplies per
+ * 16 outputs per channel pair instead of 144. The transforms run 16 channels at a time
+ * (AVX-512, AVX2 or baseline SSE, chosen at run time) on an image band staged channel-minor.
  *
  * An output element's arithmetic depends only on its own tile (fixed transform
  * expressions, one k-ascending GEMM sum per position), never on which tiles share a GEMM,
@@ -34,7 +34,7 @@ inferd_wino_t *inferd_wino_create(const float *w, int64_t m, int64_t c, inferd_o
 /* Frees the weights. NULL does nothing. */
 void inferd_wino_destroy(inferd_wino_t *w);
 
-/* One convolution: Y [n, m, oh, ow] = act(conv(X [n, c, ih, iw], W) + bias), X read as
+/* One convolution: Y [n, m, oh, ow] = act(conv(X [n, c, ih, iw], W) + bias + res), X read as
  * zero outside the image; pad_top/pad_left place output (0, 0) at input (-pad_top,
  * -pad_left). */
 typedef struct inferd_wino_conv {
@@ -43,6 +43,9 @@ typedef struct inferd_wino_conv {
     int64_t pad_top, pad_left;
     int64_t oh, ow;
     const float *bias; /* [m] or NULL */
+    /* [n, m, oh, ow] or NULL: a fused residual Add, added after the bias and before the
+     * activation. May be y itself: each element is read before it is written. */
+    const float *res;
     inferd_onnx_act_t act;
     float *y;
     int max_threads; /* 0: the calling thread's intra-op budget (core/pool.h); 1: none */

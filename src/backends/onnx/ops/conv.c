@@ -16,6 +16,10 @@
  * output. The integer convolutions subtract the zero points while unrolling, accumulate exactly in
  * int32 and, for QLinearConv, requantize per output channel.
  *
+ * A residual Add fused in by the graph passes (input 3, S) is the GEMM's or the Winograd
+ * output transform's addend D, read just before each output element is written, so the
+ * output may be S's own block (the memory planner's in-place rule).
+ *
  * The column buffers are the only allocations kernels make here (refused, not wrapped,
  * when their size overflows); the memory planner will hand out scratch instead once it
  * exists. Conv and ConvTranspose are FP32; the integer ones take UINT8/INT8. */
@@ -358,6 +362,12 @@ static inferd_status_t conv_reshape(const inferd_onnx_node_t *node, inferd_tenso
     out[0].dims[0] = g.n;
     out[0].dims[1] = g.m;
     memcpy(out[0].dims + 2, g.w.out, (size_t)g.w.nsp * sizeof(int64_t));
+    if (node->residual && in[3]) {
+        /* The fused Add's shape: the two broadcast, as the Add node would have. */
+        inferd_onnx_shape_t c = out[0], s;
+        inferd_onnx_shape_of(in[3], &s);
+        return inferd_onnx_broadcast(&c, &s, &out[0], err);
+    }
     return INFERD_OK;
 }
 
@@ -431,7 +441,8 @@ static bool wino_worth_it(const conv_data_t *d, const conv_geom_t *g)
 }
 
 static inferd_status_t wino_conv(const inferd_onnx_node_t *node, const conv_geom_t *g,
-                                 const float *x, const float *bias, float *y, inferd_err_t *err)
+                                 const float *x, const float *bias, const float *res, float *y,
+                                 inferd_err_t *err)
 {
     const conv_data_t *d = node->op_data;
     inferd_wino_conv_t cv = {.x = x,
@@ -443,6 +454,7 @@ static inferd_status_t wino_conv(const inferd_onnx_node_t *node, const conv_geom
                              .oh = g->w.out[0],
                              .ow = g->w.out[1],
                              .bias = bias,
+                             .res = res,
                              .act = node->epilogue,
                              .y = y};
     if (!inferd_wino_run(d->wino, &cv))
@@ -477,6 +489,7 @@ typedef struct conv_par {
     const inferd_onnx_node_t *node;
     const conv_geom_t *g;
     const float *x, *wt, *bias;
+    const float *res; /* fused residual, shaped as y, or NULL */
     float *y;
     const inferd_conv_seg_t *table;
     float *panels; /* per task: task * per */
@@ -511,6 +524,8 @@ static void conv_par_task(void *arg, int64_t task)
                                   .c = p->bias,
                                   .c_rs = 1,
                                   .c_cs = 0,
+                                  .d = p->res ? p->res + n * g->m * out_size : NULL,
+                                  .d_rs = out_size,
                                   .act = p->node->epilogue,
                                   .max_threads = 1};
         if (!inferd_sgemm_run(&job))
@@ -532,8 +547,9 @@ static int64_t conv_threads(int64_t n)
 }
 
 static inferd_status_t conv_par_f32(const inferd_onnx_node_t *node, const conv_geom_t *g,
-                                    const float *x, const float *wt, const float *bias, float *y,
-                                    int64_t kdim, int64_t threads, inferd_err_t *err)
+                                    const float *x, const float *wt, const float *bias,
+                                    const float *res, float *y, int64_t kdim, int64_t threads,
+                                    inferd_err_t *err)
 {
     const inferd_onnx_window_t *w = &g->w;
     int64_t out_size = w->out[0] * w->out[1];
@@ -563,6 +579,7 @@ static inferd_status_t conv_par_f32(const inferd_onnx_node_t *node, const conv_g
                     .x = x,
                     .wt = wt,
                     .bias = bias,
+                    .res = res,
                     .y = y,
                     .panels = (float *)(((uintptr_t)buf + 63) & ~(uintptr_t)63),
                     .kdim = kdim,
@@ -584,6 +601,48 @@ static inferd_status_t conv_par_f32(const inferd_onnx_node_t *node, const conv_g
 }
 
 static inferd_status_t conv_f32(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
+                                inferd_tensor_t *const *out, inferd_err_t *err);
+
+/* A fused residual the kernels cannot take in their epilogue (a shape other than the
+ * convolution's, known only at run time, or the depthwise path, which writes Y before
+ * it is done): the convolution alone into scratch, then out = act(conv + S) with the
+ * Add's broadcasting, the operations the Add and activation nodes would have applied. */
+static inferd_status_t conv_residual_apart(const inferd_onnx_node_t *node,
+                                           inferd_tensor_t *const *in, inferd_tensor_t *out,
+                                           inferd_err_t *err)
+{
+    inferd_onnx_node_t plain = *node;
+    plain.residual = false;
+    plain.epilogue = (inferd_onnx_act_t){0};
+    inferd_onnx_shape_t cs, ss, os;
+    if (conv_reshape(&plain, in, &cs, err) != INFERD_OK)
+        return fail(err);
+    inferd_tensor_t *tmp =
+        inferd_tensor_create(INFERD_DTYPE_FP32, cs.dims, cs.ndim, 0, INFERD_OWNER_ARENA, err);
+    if (!tmp)
+        return fail(err);
+    inferd_tensor_t *const tmp_out[1] = {tmp};
+    inferd_status_t rc = conv_f32(&plain, in, tmp_out, err);
+    if (rc == INFERD_OK) {
+        inferd_onnx_shape_of(in[3], &ss);
+        inferd_onnx_shape_of(out, &os);
+        inferd_onnx_bcast_t w;
+        inferd_onnx_bcast_init(&w, &cs, &ss, &os);
+        const float *a = tmp->data, *b = in[3]->data;
+        float *y = out->data;
+        for (int64_t row = 0; row < w.rows; row++) {
+            float *yr = y + row * w.inner;
+            for (int64_t i = 0; i < w.inner; i++)
+                yr[i] = a[w.off_a + i * w.inner_sa] + b[w.off_b + i * w.inner_sb];
+            inferd_onnx_bcast_next(&w);
+        }
+        inferd_simd_act(&node->epilogue, y, (size_t)(w.rows * w.inner));
+    }
+    inferd_tensor_unref(tmp);
+    return rc;
+}
+
+static inferd_status_t conv_f32(const inferd_onnx_node_t *node, inferd_tensor_t *const *in,
                                 inferd_tensor_t *const *out, inferd_err_t *err)
 {
     conv_geom_t g;
@@ -600,32 +659,51 @@ static inferd_status_t conv_f32(const inferd_onnx_node_t *node, inferd_tensor_t 
     const float *x = in[0]->data, *wt = in[1]->data;
     const float *bias = in[2] ? in[2]->data : NULL;
     float *y = out[0]->data;
-    if (out_size == 0 || g.n == 0)
-        return INFERD_OK;
-    const conv_data_t *cd = node->op_data;
-    if (cd->wino && wino_worth_it(cd, &g)) {
-        inferd_status_t rc = wino_conv(node, &g, x, bias, y, err);
-        if (rc != INFERD_E_RESOURCE_EXHAUSTED)
-            return rc;
-        /* Out of scratch memory: fall back to im2col, whose buffer may still fit. */
-        inferd_err_clear(err);
-    }
     bool direct = is_pointwise(w);
-    /* Small windows over few channels: computed straight from the input rows, without
-     * the unroll that would cost more than the product (kernels/conv_direct.h). */
-    if (g.group == 1 && !direct && inferd_conv_direct_fits(w, g.c)) {
-        bool relu = node->epilogue.kind == INFERD_ONNX_ACT_RELU;
-        if (inferd_conv_direct(x, g.n, g.c, w, wt, g.m, bias, relu, y)) {
-            if (!relu)
-                inferd_simd_act(&node->epilogue, y, g.n * g.m * out_size);
-            return INFERD_OK;
-        }
-        /* Out of scratch memory: im2col's may still fit. */
-    }
     /* One input channel per group of several groups (depthwise, any multiplier): a direct
      * kernel beats im2col + a one-row GEMM by a wide margin. A group-1 convolution of a
      * one-channel image (LeNet's first layer) is one GEMM with M rows instead. */
     bool depthwise = cg == 1 && g.group > 1 && w->nsp == 2 && !direct;
+    /* A fused residual Add (node->residual): S at input 3 goes into the GEMM's or the
+     * Winograd output transform's epilogue when it has the convolution's very shape;
+     * otherwise it is added apart, after the convolution. */
+    const float *res = NULL;
+    if (node->residual && in[3]) {
+        const inferd_tensor_t *s = in[3];
+        bool same = s->dtype == INFERD_DTYPE_FP32 && s->ndim == out[0]->ndim &&
+                    out[0]->dims[0] == g.n && out[0]->dims[1] == g.m &&
+                    memcmp(out[0]->dims + 2, w->out, (size_t)w->nsp * sizeof(int64_t)) == 0 &&
+                    memcmp(s->dims, out[0]->dims, (size_t)s->ndim * sizeof(int64_t)) == 0;
+        if (!same || depthwise || kdim == 0)
+            return conv_residual_apart(node, in, out[0], err);
+        res = s->data;
+    }
+    if (out_size == 0 || g.n == 0)
+        return INFERD_OK;
+    const conv_data_t *cd = node->op_data;
+    if (cd->wino && wino_worth_it(cd, &g)) {
+        inferd_status_t rc = wino_conv(node, &g, x, bias, res, y, err);
+        /* Out of scratch memory: fall back to im2col, whose buffer may still fit, unless
+         * Y (partly written) is the residual's own block. */
+        if (rc != INFERD_E_RESOURCE_EXHAUSTED || (res && res == y))
+            return rc;
+        inferd_err_clear(err);
+    }
+    /* Small windows over few channels: computed straight from the input rows, without
+     * the unroll that would cost more than the product (kernels/conv_direct.h). */
+    if (g.group == 1 && !direct && inferd_conv_direct_fits(w, g.c)) {
+        bool relu = node->epilogue.kind == INFERD_ONNX_ACT_RELU;
+        if (inferd_conv_direct(x, g.n, g.c, w, wt, g.m, bias, res, relu, y)) {
+            if (!relu)
+                inferd_simd_act(&node->epilogue, y, g.n * g.m * out_size);
+            return INFERD_OK;
+        }
+        /* Out of scratch memory: im2col's may still fit, unless Y (partly written) is
+         * the residual's own block. */
+        if (res && res == y)
+            return inferd_err_set(err, INFERD_E_RESOURCE_EXHAUSTED,
+                                  "out of memory for the direct convolution");
+    }
     /* 2-D windows are unrolled straight into the GEMM's panel layout (kernels/conv_im2col.c),
      * other ranks into a row-major column matrix. */
     bool panels = !direct && !depthwise && kdim > 0 && inferd_conv_im2col_fits(w);
@@ -639,7 +717,7 @@ static inferd_status_t conv_f32(const inferd_onnx_node_t *node, inferd_tensor_t 
     if (n_tasks > 1 && per_image > (int64_t)(256 << 10) / n_tasks)
         n_tasks = 1;
     if (n_tasks > 1)
-        return conv_par_f32(node, &g, x, wt, bias, y, kdim, n_tasks, err);
+        return conv_par_f32(node, &g, x, wt, bias, res, y, kdim, n_tasks, err);
     int64_t n_panels = (out_size + INFERD_SGEMM_PANEL - 1) / INFERD_SGEMM_PANEL;
     float *col = NULL;
     size_t col_bytes = 0;
@@ -697,6 +775,8 @@ static inferd_status_t conv_f32(const inferd_onnx_node_t *node, inferd_tensor_t 
                                           .c = bias ? bias + gi * mg : NULL,
                                           .c_rs = 1,
                                           .c_cs = 0,
+                                          .d = res ? res + (n * g.m + gi * mg) * out_size : NULL,
+                                          .d_rs = out_size,
                                           .act = node->epilogue};
                 conv_sgemm(&job);
                 continue;
@@ -743,7 +823,8 @@ static inferd_status_t conv_init(inferd_onnx_init_t *ic, inferd_err_t *err)
     inferd_dtype_t t = ic->in_types[0];
     if (t != INFERD_DTYPE_FP32)
         return inferd_onnx_unsupported_dtype(ic, 0, err);
-    if (ic->in_types[1] != t || (ic->in_types[2] != INFERD_DTYPE_INVALID && ic->in_types[2] != t))
+    if (ic->in_types[1] != t || (ic->in_types[2] != INFERD_DTYPE_INVALID && ic->in_types[2] != t) ||
+        (ic->node->residual && ic->in_types[3] != t))
         return inferd_err_set(err, INFERD_E_INVALID_ARG, "Conv inputs differ in type");
     conv_data_t d;
     if (conv_parse(ic, &d, err) != INFERD_OK)

@@ -8,7 +8,9 @@
  * the same cases with the direct kernel for small stride-1 windows taking its share. Then
  * the batching guarantee on a small CNN (Conv + Relu fused, residual Add + Relu fused,
  * MaxPool, Softmax): a batch's outputs, on one thread and split over two, are
- * bit-identical to each image run alone. */
+ * bit-identical to each image run alone. And a Winograd Conv with a fused residual Add
+ * written in place, left without scratch memory: it fails cleanly rather than fall back
+ * to im2col over a residual it may have overwritten. */
 #include "test.h"
 
 #include <math.h>
@@ -16,6 +18,8 @@
 
 #include "backends/onnx/kernels/conv_direct.h"
 #include "backends/onnx/kernels/conv_im2col.h"
+#include "backends/onnx/kernels/scratch.h"
+#include "backends/onnx/kernels/winograd.h"
 #include "core/pool.h"
 #include "onnx_test_util.h"
 
@@ -250,6 +254,74 @@ static void batch_on_two_threads_equals_single_runs(void **state)
     check_batch(2);
 }
 
+/* Scratch failure on demand: the test links with --wrap=inferd_pages_alloc. */
+void *__real_inferd_pages_alloc(size_t n);
+void *__wrap_inferd_pages_alloc(size_t n);
+static bool pages_fail;
+
+void *__wrap_inferd_pages_alloc(size_t n)
+{
+    return pages_fail ? NULL : __real_inferd_pages_alloc(n);
+}
+
+/* h0 = Relu(x); y = GlobalAveragePool(Relu(Conv2(Relu(Conv1(h0))) + h0)): Conv1 a 1x1
+ * (a GEMM straight over h0, no scratch), Conv2 Winograd with the Add fused, writing over
+ * h0 (which dies there) in the run that records the plan and in planned runs alike.
+ * Without scratch Winograd cannot run, and Conv2 must not fall back to a path that would
+ * read an h0 it may have half overwritten: a clean RESOURCE_EXHAUSTED, in both kinds of
+ * run; with scratch back the runs agree. */
+static void residual_in_place_without_winograd_scratch(void **state)
+{
+    (void)state;
+    enum { C = 16 };
+    static float w1[C * C], w2[C * C * 9];
+    fill(w1, C * C, 1);
+    fill(w2, C * C * 9, 2);
+    tb_model_t *m = tb_model(13);
+    tb_input(m, "x", TB_F32, 4, TB_DIMS(-1, C, 6, 6));
+    tb_initializer(m, "W1", TB_F32, 4, TB_DIMS(C, C, 1, 1), w1, TB_RAW);
+    tb_initializer(m, "W2", TB_F32, 4, TB_DIMS(C, C, 3, 3), w2, TB_RAW);
+    tb_node(m, "Relu", "r0", "x", "h0");
+    tb_node(m, "Conv", "c1", "h0,W1", "y1");
+    tb_node(m, "Relu", "r1", "y1", "a1");
+    Onnx__NodeProto *n = tb_node(m, "Conv", "c2", "a1,W2", "y2");
+    tb_attr_ints(m, n, "pads", 4, TB_I64S(1, 1, 1, 1));
+    tb_node(m, "Add", "add", "y2,h0", "s");
+    tb_node(m, "Relu", "r2", "s", "h");
+    tb_node(m, "GlobalAveragePool", "gap", "h", "y");
+    tb_output(m, "y", TB_F32, -1, NULL);
+    inferd_err_t err = {0};
+    inferd_onnx_graph_t *g = NULL;
+    if (inferd_onnx_graph_load(tb_write(m), &g, &err) != INFERD_OK)
+        fail_msg("load: %s", err.msg);
+    assert_int_equal(g->pass_stats.conv_add, 1);
+    inferd_tensor_t *x = tb_t(INFERD_DTYPE_FP32, 4, TB_DIMS(2, C, 6, 6), NULL);
+    fill(x->data, 2 * C * 36, 3);
+    inferd_tensor_t *in[1] = {x}, *y[3] = {NULL, NULL, NULL};
+    inferd_scratch_release();
+    pages_fail = true;
+    assert_int_equal(inferd_onnx_graph_run(NULL, g, in, &y[0], &err), INFERD_E_RESOURCE_EXHAUSTED);
+    tb_expect_msg(&err, "Winograd");
+    assert_null(y[0]);
+    pages_fail = false;
+    assert_int_equal(inferd_onnx_graph_run(NULL, g, in, &y[0], &err), INFERD_OK); /* records */
+    assert_int_equal(inferd_onnx_graph_run(NULL, g, in, &y[1], &err), INFERD_OK); /* planned */
+    assert_memory_equal(y[0]->data, y[1]->data, y[0]->nbytes);
+    inferd_scratch_release();
+    pages_fail = true;
+    assert_int_equal(inferd_onnx_graph_run(NULL, g, in, &y[2], &err), INFERD_E_RESOURCE_EXHAUSTED);
+    tb_expect_msg(&err, "Winograd");
+    assert_null(y[2]);
+    pages_fail = false;
+    inferd_tensor_unref(y[0]);
+    inferd_tensor_unref(y[1]);
+    inferd_tensor_unref(x);
+    inferd_onnx_graph_destroy(g);
+    tb_free(m);
+    inferd_scratch_release();
+    assert_no_live_tensors();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +332,7 @@ int main(void)
         cmocka_unit_test(direct_path_matches_reference),
         cmocka_unit_test(batch_outputs_equal_single_runs),
         cmocka_unit_test(batch_on_two_threads_equals_single_runs),
+        cmocka_unit_test(residual_in_place_without_winograd_scratch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

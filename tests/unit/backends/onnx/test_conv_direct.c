@@ -1,12 +1,12 @@
 /* Tests for src/backends/onnx/kernels/conv_direct.c: against a scalar convolution written
  * here with the very operations the kernel promises (per output: fmaf over input
- * channels, kernel rows, kernel columns from zero, padding read as zero, then + bias), so
- * equality is bitwise; over channel counts that exercise every channel block, rows
- * narrower and wider than a vector, more output rows than a task's buffer holds, and
- * symmetric, asymmetric and no padding; the batching guarantee (an image alone, in a
- * batch and split over two threads gives the same bits); the engine's Conv giving the
- * same bits through this kernel and through im2col + GEMM; which windows it takes; and
- * running out of scratch memory. */
+ * channels, kernel rows, kernel columns from zero, padding read as zero, then + bias, then
+ * + S), so equality is bitwise; over channel counts that exercise every channel block,
+ * rows narrower and wider than a vector, more output rows than a task's buffer holds,
+ * symmetric, asymmetric and no padding, and a fused residual S apart and in place; the
+ * batching guarantee (an image alone, in a batch and split over two threads gives the
+ * same bits); the engine's Conv giving the same bits through this kernel and through
+ * im2col + GEMM; which windows it takes; and running out of scratch memory. */
 #include "test.h"
 
 #include <math.h>
@@ -76,16 +76,26 @@ static void reference(const dcase_t *k, const float *x, const float *wt, const f
                 }
 }
 
-static void check_case(const dcase_t *k)
+/* res: 0 none, 1 a residual S apart from Y, 2 S in Y's own buffer (written over). */
+static void check_case_res(const dcase_t *k, int res)
 {
     inferd_onnx_window_t w = window(k);
     assert_true(inferd_conv_direct_fits(&w, k->c));
     int64_t ny = k->n * k->m * w.out[0] * w.out[1];
     float *x = rand_buf(k->n * k->c * k->h * k->w), *wt = rand_buf(k->m * k->c * k->kh * k->kw);
     float *b = k->bias ? rand_buf(k->m) : NULL;
-    float *want = rand_buf(ny), *got = rand_buf(ny);
+    float *want = rand_buf(ny), *got = rand_buf(ny), *sum = rand_buf(ny);
     reference(k, x, wt, b, want);
-    assert_true(inferd_conv_direct(x, k->n, k->c, &w, wt, k->m, b, false, got));
+    for (int64_t i = 0; res && i < ny; i++)
+        want[i] = want[i] + sum[i]; /* acc + bias, rounded, then + S */
+    if (res == 2)
+        memcpy(got, sum, (size_t)ny * sizeof(float));
+    assert_true(inferd_conv_direct(x, k->n, k->c, &w, wt, k->m, b,
+                                   res == 1   ? sum
+                                   : res == 2 ? got
+                                              : NULL,
+                                   false, got));
+    inferd_free(sum);
     if (memcmp(want, got, (size_t)ny * sizeof(float)) != 0)
         fail_msg("c %lld m %lld %lldx%lld k %lldx%lld: not bit-identical", (long long)k->c,
                  (long long)k->m, (long long)k->h, (long long)k->w, (long long)k->kh,
@@ -95,6 +105,11 @@ static void check_case(const dcase_t *k)
     inferd_free(b);
     inferd_free(want);
     inferd_free(got);
+}
+
+static void check_case(const dcase_t *k)
+{
+    check_case_res(k, 0);
 }
 
 static void matches_reference_bitwise(void **state)
@@ -113,6 +128,11 @@ static void matches_reference_bitwise(void **state)
     /* More output rows than a task's buffer holds (32), asymmetric pads, no padding. */
     check_case(&(dcase_t){1, 2, 70, 9, 5, 3, 3, 2, 0, 1, 1, true});
     check_case(&(dcase_t){3, 4, 12, 20, 7, 1, 5, 0, 2, 0, 2, false});
+    /* A fused residual Add's S, apart and written over in place. */
+    for (int res = 1; res <= 2; res++) {
+        check_case_res(&(dcase_t){2, 6, 14, 14, 16, 5, 5, 2, 2, 2, 2, true}, res);
+        check_case_res(&(dcase_t){1, 3, 9, 37, 11, 3, 3, 1, 1, 1, 1, false}, res);
+    }
 }
 
 /* An image's outputs are the same bits alone, inside a batch, and with the batch split
@@ -128,13 +148,14 @@ static void batch_and_threads_do_not_change_bits(void **state)
     float *x = rand_buf(k.n * img), *wt = rand_buf(k.m * k.c * 25), *b = rand_buf(k.m);
     float *one = rand_buf(k.n * out), *all = rand_buf(k.n * out), *two = rand_buf(k.n * out);
     for (int64_t i = 0; i < k.n; i++)
-        assert_true(inferd_conv_direct(x + i * img, 1, k.c, &w, wt, k.m, b, true, one + i * out));
-    assert_true(inferd_conv_direct(x, k.n, k.c, &w, wt, k.m, b, true, all));
+        assert_true(
+            inferd_conv_direct(x + i * img, 1, k.c, &w, wt, k.m, b, NULL, true, one + i * out));
+    assert_true(inferd_conv_direct(x, k.n, k.c, &w, wt, k.m, b, NULL, true, all));
     inferd_pool_t *pool = NULL;
     inferd_err_t err;
     assert_int_equal(inferd_pool_create(1, &pool, &err), INFERD_OK);
     inferd_pool_set_default(pool);
-    assert_true(inferd_conv_direct(x, k.n, k.c, &w, wt, k.m, b, true, two));
+    assert_true(inferd_conv_direct(x, k.n, k.c, &w, wt, k.m, b, NULL, true, two));
     inferd_pool_set_default(NULL);
     inferd_pool_destroy(pool);
     assert_memory_equal(one, all, (size_t)(k.n * out) * sizeof(float));
@@ -238,10 +259,10 @@ static void out_of_scratch(void **state)
     float *x = rand_buf(200), *wt = rand_buf(54), *b = rand_buf(3), *y = rand_buf(300);
     inferd_scratch_release();
     pages_fail = true;
-    assert_false(inferd_conv_direct(x, 1, 2, &w, wt, 3, b, false, y));
+    assert_false(inferd_conv_direct(x, 1, 2, &w, wt, 3, b, NULL, false, y));
     pages_fail = false;
-    assert_true(inferd_conv_direct(x, 1, 2, &w, wt, 3, b, false, y));
-    assert_true(inferd_conv_direct(x, 0, 2, &w, wt, 3, b, false, y)); /* nothing to do */
+    assert_true(inferd_conv_direct(x, 1, 2, &w, wt, 3, b, NULL, false, y));
+    assert_true(inferd_conv_direct(x, 0, 2, &w, wt, 3, b, NULL, false, y)); /* nothing to do */
     inferd_scratch_release();
     inferd_free(x);
     inferd_free(wt);

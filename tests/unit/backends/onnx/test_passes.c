@@ -1,6 +1,7 @@
 /* Tests for src/backends/onnx/passes.c: constant folding (including the Shape -> Gather
  * -> Unsqueeze -> Concat -> Reshape plumbing with fixed and with symbolic dims),
- * Conv+BatchNormalization folding, MatMul+Add -> Gemm, activation fusion (each kind, into
+ * Conv+BatchNormalization folding, MatMul+Add -> Gemm, Conv+Add (a residual) fusion on every
+ * convolution path and where it must not fire, activation fusion (each kind, into
  * Conv and into an Add, and where it must not fire), Identity/Dropout/Cast elimination,
  * dead node removal, values captured by an If body, and a kernel error during folding.
  *
@@ -9,9 +10,12 @@
 #include "test.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "backends/onnx/graph.h"
+#include "backends/onnx/kernels/sgemm.h"
+#include "core/pool.h"
 #include "onnx_test_util.h"
 
 typedef struct pair {
@@ -153,6 +157,255 @@ static void conv_bn_not_folded_when_conv_output_is_shared(void **state)
     pair_t p = load_pair(m);
     assert_int_equal(scheduled(p.opt), 2);
     assert_int_equal(p.opt->pass_stats.conv_bn, 0);
+    free_pair(&p);
+    tb_free(m);
+    assert_no_live_tensors();
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Conv + Add (residual)                                                                */
+
+/* Runs both graphs on the inputs twice (the second run is planned: the fused Conv may
+ * write over its residual's block) and asserts every run's single output is bitwise the
+ * unfused graph's. */
+static void expect_bitwise(pair_t *p, inferd_tensor_t **in)
+{
+    inferd_err_t err = {0};
+    inferd_tensor_t *b = NULL;
+    if (inferd_onnx_graph_run(NULL, p->plain, in, &b, &err) != INFERD_OK)
+        fail_msg("run without passes: %s", err.msg);
+    for (int run = 0; run < 2; run++) {
+        inferd_tensor_t *a = NULL;
+        if (inferd_onnx_graph_run(NULL, p->opt, in, &a, &err) != INFERD_OK)
+            fail_msg("run: %s", err.msg);
+        assert_int_equal(a->ndim, b->ndim);
+        assert_memory_equal(a->dims, b->dims, (size_t)a->ndim * sizeof(int64_t));
+        assert_int_equal(a->nbytes, b->nbytes);
+        assert_memory_equal(a->data, b->data, a->nbytes);
+        inferd_tensor_unref(a);
+    }
+    inferd_tensor_unref(b);
+}
+
+typedef struct res_cfg {
+    int64_t c, k; /* channels (in = out), kernel size */
+    int nsp;      /* spatial dims: 1 or 2 */
+    bool bias, relu;
+    bool s_conv; /* S is a 1x1 Conv's output (else the Relu output h0) */
+    bool swap;   /* Add(S, y) */
+} res_cfg_t;
+
+/* A ResNet block: h0 = Relu(x); y = Conv2(Relu(Conv1(h0))); out = [Relu](Add(y, S)) with
+ * S = h0 or a 1x1 Conv of h0. */
+static void residual_model(tb_model_t *m, const res_cfg_t *r)
+{
+    int64_t c = r->c, k = r->k, nw = c * c * (r->nsp == 2 ? k * k : k);
+    float *w1 = tb_alloc(m, (size_t)nw * sizeof(float)), *w2 = tb_alloc(m, (size_t)nw * 4);
+    float *ws = tb_alloc(m, (size_t)(c * c) * sizeof(float)), *b = tb_alloc(m, (size_t)c * 4);
+    fill(w1, (size_t)nw, 21);
+    fill(w2, (size_t)nw, 22);
+    fill(ws, (size_t)(c * c), 23);
+    fill(b, (size_t)c, 24);
+    if (r->nsp == 2) {
+        tb_input(m, "x", TB_F32, 4, TB_DIMS(-1, c, -1, -1));
+        tb_initializer(m, "W1", TB_F32, 4, TB_DIMS(c, c, k, k), w1, TB_RAW);
+        tb_initializer(m, "W2", TB_F32, 4, TB_DIMS(c, c, k, k), w2, TB_RAW);
+        tb_initializer(m, "Ws", TB_F32, 4, TB_DIMS(c, c, 1, 1), ws, TB_RAW);
+    } else {
+        tb_input(m, "x", TB_F32, 3, TB_DIMS(-1, c, -1));
+        tb_initializer(m, "W1", TB_F32, 3, TB_DIMS(c, c, k), w1, TB_RAW);
+        tb_initializer(m, "W2", TB_F32, 3, TB_DIMS(c, c, k), w2, TB_RAW);
+        tb_initializer(m, "Ws", TB_F32, 3, TB_DIMS(c, c, 1), ws, TB_RAW);
+    }
+    tb_initializer(m, "B2", TB_F32, 1, TB_DIMS(c), b, TB_RAW);
+    int64_t pad = k / 2;
+    tb_node(m, "Relu", "relu0", "x", "h0");
+    Onnx__NodeProto *n = tb_node(m, "Conv", "conv1", "h0,W1", "y1");
+    tb_attr_ints(m, n, "pads", (size_t)(2 * r->nsp), TB_I64S(pad, pad, pad, pad));
+    tb_node(m, "Relu", "relu1", "y1", "r1");
+    n = tb_node(m, "Conv", "conv2", r->bias ? "r1,W2,B2" : "r1,W2", "y2");
+    tb_attr_ints(m, n, "pads", (size_t)(2 * r->nsp), TB_I64S(pad, pad, pad, pad));
+    const char *s = "h0";
+    if (r->s_conv) {
+        tb_node(m, "Conv", "short", "h0,Ws", "sc");
+        s = "sc";
+    }
+    char ins[16];
+    snprintf(ins, sizeof(ins), r->swap ? "%s,y2" : "y2,%s", s);
+    tb_node(m, "Add", "add", ins, r->relu ? "a" : "out");
+    if (r->relu)
+        tb_node(m, "Relu", "relu2", "a", "out");
+    tb_output(m, "out", TB_F32, -1, NULL);
+}
+
+/* Every GEMM code path there is on this CPU (Winograd's transforms follow it). */
+static const inferd_sgemm_path_t all_paths[] = {INFERD_SGEMM_PORTABLE, INFERD_SGEMM_AVX2,
+                                                INFERD_SGEMM_AVX512};
+
+static void check_residual(const res_cfg_t *r, int64_t batch, const int64_t *sp)
+{
+    tb_model_t *m = tb_model(13);
+    residual_model(m, r);
+    pair_t p = load_pair(m);
+    assert_int_equal(p.opt->pass_stats.conv_add, 1);
+    assert_int_equal(count_op(p.opt, "Add"), 0);
+    /* Relu1 into Conv1, the Add into Conv2, Relu2 after it. */
+    assert_int_equal(scheduled(p.opt), scheduled(p.plain) - 2 - (r->relu ? 1 : 0));
+    int fused = -1;
+    for (int i = 0; i < p.opt->n_nodes; i++)
+        if (p.opt->nodes[i].residual)
+            fused = i;
+    assert_true(fused >= 0);
+    assert_int_equal(p.opt->nodes[fused].n_inputs, 4);
+    assert_int_equal(p.opt->nodes[fused].inputs[2] >= 0, r->bias && !r->swap);
+    assert_int_equal(p.opt->nodes[fused].epilogue.kind,
+                     r->relu ? INFERD_ONNX_ACT_RELU : INFERD_ONNX_ACT_NONE);
+    int64_t dims[4] = {batch, r->c, sp[0], sp[1]};
+    inferd_tensor_t *x = random_input(2 + r->nsp, dims, 5);
+    const char *was = inferd_sgemm_path();
+    for (size_t q = 0; q < sizeof(all_paths) / sizeof(all_paths[0]); q++) {
+        if (!inferd_sgemm_set_path(all_paths[q]))
+            continue;
+        expect_bitwise(&p, &x);
+    }
+    inferd_sgemm_set_path(strcmp(was, "avx512") == 0 ? INFERD_SGEMM_AVX512
+                          : strcmp(was, "avx2") == 0 ? INFERD_SGEMM_AVX2
+                                                     : INFERD_SGEMM_PORTABLE);
+    inferd_tensor_unref(x);
+    free_pair(&p);
+    tb_free(m);
+}
+
+/* Each convolution path, with and without bias and the trailing Relu, S from a Relu or
+ * from a Conv (then the Add's other order makes the 1x1 shortcut the fused Conv). */
+static void conv_add_fuses_bitwise_on_every_path(void **state)
+{
+    (void)state;
+    for (int v = 0; v < 8; v++) {
+        bool bias = v & 1, relu = v & 2, s_conv = v & 4;
+        /* im2col panels, one image; a 7x5 plane: partial panels */
+        check_residual(&(res_cfg_t){4, 3, 2, bias, relu, s_conv, false}, 1, TB_DIMS(7, 5));
+        /* Winograd: 16 channels, stride 1, 3x3, edge tiles and a batch */
+        check_residual(&(res_cfg_t){16, 3, 2, bias, relu, s_conv, false}, 2, TB_DIMS(9, 7));
+        /* pointwise 1x1 (no columns), GEMM rows > the row block */
+        check_residual(&(res_cfg_t){8, 1, 2, bias, relu, s_conv, s_conv}, 1, TB_DIMS(6, 6));
+        /* 1-D: row-major columns */
+        check_residual(&(res_cfg_t){4, 3, 1, bias, relu, s_conv, false}, 2, TB_DIMS(11, 1));
+    }
+    /* A batch split by images over the pool (conv_par_f32). */
+    inferd_pool_t *pool = NULL;
+    inferd_err_t perr;
+    assert_int_equal(inferd_pool_create(1, &pool, &perr), INFERD_OK);
+    inferd_pool_set_default(pool);
+    for (int v = 0; v < 4; v++)
+        check_residual(&(res_cfg_t){4, 3, 2, v & 1, v & 2, false, false}, 5, TB_DIMS(8, 8));
+    inferd_pool_set_default(NULL);
+    inferd_pool_destroy(pool);
+    assert_no_live_tensors();
+}
+
+/* The Add stays: S a graph input, S the Conv's own input, a Conv output read twice, S of
+ * another rank. */
+static void conv_add_not_fused(void **state)
+{
+    (void)state;
+    for (int v = 0; v < 4; v++) {
+        tb_model_t *m = tb_model(13);
+        float w[4 * 4 * 9];
+        fill(w, 4 * 4 * 9, 31);
+        tb_input(m, "x", TB_F32, 4, TB_DIMS(1, 4, 5, 5));
+        tb_input(m, "s", TB_F32, v == 3 ? 3 : 4, v == 3 ? TB_DIMS(4, 1, 1) : TB_DIMS(1, 4, 5, 5));
+        tb_initializer(m, "W", TB_F32, 4, TB_DIMS(4, 4, 3, 3), w, TB_RAW);
+        tb_node(m, "Relu", "r", "x", "h");
+        tb_node(m, "Relu", "rs", "s", "sr");
+        Onnx__NodeProto *n = tb_node(m, "Conv", "conv", "h,W", "y");
+        tb_attr_ints(m, n, "pads", 4, TB_I64S(1, 1, 1, 1));
+        const char *other = v == 0 ? "s" : v == 1 ? "h" : "sr";
+        char ins[16];
+        snprintf(ins, sizeof(ins), "y,%s", other);
+        tb_node(m, "Add", "add", ins, "out");
+        tb_output(m, "out", TB_F32, -1, NULL);
+        if (v == 2)
+            tb_output(m, "y", TB_F32, -1, NULL); /* the Conv output is read twice */
+        pair_t p = load_pair(m);
+        assert_int_equal(p.opt->pass_stats.conv_add, 0);
+        assert_int_equal(count_op(p.opt, "Add"), 1);
+        free_pair(&p);
+        tb_free(m);
+    }
+    assert_no_live_tensors();
+}
+
+/* S read by a later node too: fused, but its block is not written over (the last Add
+ * still reads the original S). */
+static void conv_add_with_a_shared_residual(void **state)
+{
+    (void)state;
+    tb_model_t *m = tb_model(13);
+    float w[16 * 16 * 9];
+    fill(w, 16 * 16 * 9, 41);
+    tb_input(m, "x", TB_F32, 4, TB_DIMS(-1, 16, -1, -1));
+    tb_initializer(m, "W", TB_F32, 4, TB_DIMS(16, 16, 3, 3), w, TB_RAW);
+    tb_node(m, "Relu", "r0", "x", "h0");
+    tb_node(m, "Sigmoid", "sg", "h0", "t");
+    Onnx__NodeProto *n = tb_node(m, "Conv", "conv", "t,W", "y");
+    tb_attr_ints(m, n, "pads", 4, TB_I64S(1, 1, 1, 1));
+    tb_node(m, "Add", "add", "y,h0", "a");
+    tb_node(m, "Relu", "r1", "a", "o1");
+    tb_node(m, "Add", "add2", "o1,h0", "out");
+    tb_output(m, "out", TB_F32, -1, NULL);
+    pair_t p = load_pair(m);
+    assert_int_equal(p.opt->pass_stats.conv_add, 1);
+    assert_int_equal(count_op(p.opt, "Add"), 1);
+    inferd_tensor_t *x = random_input(4, TB_DIMS(2, 16, 6, 6), 9);
+    expect_bitwise(&p, &x);
+    inferd_tensor_unref(x);
+    free_pair(&p);
+    tb_free(m);
+    assert_no_live_tensors();
+}
+
+/* S whose shape turns out at run time to differ (it broadcasts, either way): the fused
+ * Conv adds it apart, with the Add's broadcasting, and the output is still the unfused
+ * graph's, bit for bit. */
+static void conv_add_broadcast_at_run_time(void **state)
+{
+    (void)state;
+    tb_model_t *m = tb_model(13);
+    float w[4 * 4 * 9];
+    fill(w, 4 * 4 * 9, 51);
+    tb_input(m, "x", TB_F32, 4, TB_DIMS(-1, 4, -1, -1));
+    tb_input(m, "s", TB_F32, 4, TB_DIMS(-1, 4, -1, -1));
+    tb_initializer(m, "W", TB_F32, 4, TB_DIMS(4, 4, 3, 3), w, TB_RAW);
+    tb_node(m, "Relu", "rs", "s", "sr");
+    Onnx__NodeProto *n = tb_node(m, "Conv", "conv", "x,W", "y");
+    tb_attr_ints(m, n, "pads", 4, TB_I64S(1, 1, 1, 1));
+    tb_node(m, "Add", "add", "y,sr", "a");
+    tb_node(m, "Relu", "r1", "a", "out");
+    tb_output(m, "out", TB_F32, -1, NULL);
+    pair_t p = load_pair(m);
+    assert_int_equal(p.opt->pass_stats.conv_add, 1);
+    const int64_t *shapes[3][2] = {
+        {TB_DIMS(1, 4, 5, 5), TB_DIMS(1, 4, 1, 1)}, /* S smaller: [1, C, 1, 1] */
+        {TB_DIMS(1, 4, 5, 5), TB_DIMS(3, 4, 5, 5)}, /* S larger: the batch broadcasts */
+        {TB_DIMS(2, 4, 5, 5), TB_DIMS(2, 4, 5, 5)}, /* the same: in the epilogue */
+    };
+    for (int i = 0; i < 3; i++) {
+        inferd_tensor_t *in[2] = {random_input(4, shapes[i][0], 61),
+                                  random_input(4, shapes[i][1], 62)};
+        expect_bitwise(&p, in);
+        inferd_tensor_unref(in[0]);
+        inferd_tensor_unref(in[1]);
+    }
+    /* S that does not broadcast: the Add's error, from the fused Conv. */
+    inferd_tensor_t *in[2] = {random_input(4, TB_DIMS(1, 4, 5, 5), 1),
+                              random_input(4, TB_DIMS(1, 4, 3, 5), 2)};
+    inferd_tensor_t *y = NULL;
+    inferd_err_t err = {0};
+    assert_int_equal(inferd_onnx_graph_run(NULL, p.opt, in, &y, &err), INFERD_E_INVALID_ARG);
+    assert_null(y);
+    inferd_tensor_unref(in[0]);
+    inferd_tensor_unref(in[1]);
     free_pair(&p);
     tb_free(m);
     assert_no_live_tensors();
@@ -556,6 +809,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(conv_bn_is_folded),
         cmocka_unit_test(conv_bn_not_folded_when_conv_output_is_shared),
+        cmocka_unit_test(conv_add_fuses_bitwise_on_every_path),
+        cmocka_unit_test(conv_add_not_fused),
+        cmocka_unit_test(conv_add_with_a_shared_residual),
+        cmocka_unit_test(conv_add_broadcast_at_run_time),
         cmocka_unit_test(matmul_add_relu_becomes_one_gemm),
         cmocka_unit_test(matmul_after_a_reshape_to_2d_becomes_gemm),
         cmocka_unit_test(matmul_with_unknown_rank_stays),

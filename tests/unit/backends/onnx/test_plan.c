@@ -2,7 +2,8 @@
  * chain is smaller than its intermediates added up, a plan is made by the first run with
  * given shapes and reused by later ones (one per signature, bounded cache, shared by
  * threads), the arena kept between runs, the first run's large intermediates in pages of
- * their own, elementwise outputs written in place over a dying input, graph outputs never
+ * their own, elementwise outputs written in place over a dying input, a Conv with a fused
+ * residual Add written over its residual (a smaller arena), graph outputs never
  * live in the arena, a data-dependent shape larger than
  * planned gets its own buffer, the fused-activation fallback, and every conformance case
  * in tests/conformance/passing.txt gives bit-identical outputs with and without a plan. */
@@ -158,6 +159,65 @@ static void in_place_needs_the_same_shape(void **state)
     inferd_tensor_unref(in[0]);
     inferd_tensor_unref(in[1]);
     inferd_onnx_graph_destroy(g);
+    tb_free(m);
+    assert_no_live_tensors();
+}
+
+/* A ResNet block, h0 = Relu(x); h = Relu(Add(Conv2(Relu(Conv1(h0))), h0)); y =
+ * GlobalAveragePool(h): unfused, h0, Relu(Conv1) and Conv2's output are live while Conv2
+ * runs; fused, Conv2 adds h0 and writes over it, so the arena holds two blocks, not
+ * three. Planned runs give the unplanned run's bits, and the unfused graph's. */
+static void residual_conv_writes_over_its_residual(void **state)
+{
+    (void)state;
+    enum { C = 16, HW = 8, N = 2, S = N * C * HW * HW * 4 };
+    tb_model_t *m = tb_model(13);
+    static float w1[C * C * 9], w2[C * C * 9];
+    for (int i = 0; i < C * C * 9; i++) {
+        w1[i] = (float)sin(i * 0.61) * 0.2f;
+        w2[i] = (float)cos(i * 0.37) * 0.2f;
+    }
+    tb_input(m, "x", TB_F32, 4, TB_DIMS(-1, C, HW, HW));
+    tb_initializer(m, "W1", TB_F32, 4, TB_DIMS(C, C, 3, 3), w1, TB_RAW);
+    tb_initializer(m, "W2", TB_F32, 4, TB_DIMS(C, C, 3, 3), w2, TB_RAW);
+    tb_node(m, "Relu", "r0", "x", "h0");
+    Onnx__NodeProto *n = tb_node(m, "Conv", "c1", "h0,W1", "y1");
+    tb_attr_ints(m, n, "pads", 4, TB_I64S(1, 1, 1, 1));
+    tb_node(m, "Relu", "r1", "y1", "a1");
+    n = tb_node(m, "Conv", "c2", "a1,W2", "y2");
+    tb_attr_ints(m, n, "pads", 4, TB_I64S(1, 1, 1, 1));
+    tb_node(m, "Add", "add", "y2,h0", "s");
+    tb_node(m, "Relu", "r2", "s", "h");
+    tb_node(m, "GlobalAveragePool", "gap", "h", "y");
+    tb_output(m, "y", TB_F32, -1, NULL);
+    inferd_onnx_graph_t *g[2];
+    inferd_onnx_set_passes(false);
+    g[0] = load(m);
+    inferd_onnx_set_passes(true);
+    g[1] = load(m);
+    assert_int_equal(g[1]->pass_stats.conv_add, 1);
+    inferd_tensor_t *x = tb_t(INFERD_DTYPE_FP32, 4, TB_DIMS(N, C, HW, HW), NULL);
+    for (int i = 0; i < S / 4; i++)
+        ((float *)x->data)[i] = (float)sin(i * 0.13);
+    inferd_onnx_plan_info_t info[2];
+    inferd_tensor_t *y[2][3];
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < 3; i++) /* the first run records the plan, the others use it */
+            y[k][i] = run1(g[k], x);
+        assert_true(inferd_onnx_graph_plan_info(g[k], &x, &info[k]));
+    }
+    assert_int_equal(info[0].peak_bytes, 3 * S);
+    assert_int_equal(info[1].peak_bytes, 2 * S);
+    assert_true(info[1].peak_bytes < info[0].peak_bytes);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 3; i++)
+            expect_equal(y[0][0], y[k][i]);
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < 3; i++)
+            inferd_tensor_unref(y[k][i]);
+        inferd_onnx_graph_destroy(g[k]);
+    }
+    inferd_tensor_unref(x);
     tb_free(m);
     assert_no_live_tensors();
 }
@@ -617,6 +677,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(chain_arena_is_smaller_than_its_intermediates),
         cmocka_unit_test(in_place_needs_the_same_shape),
+        cmocka_unit_test(residual_conv_writes_over_its_residual),
         cmocka_unit_test(one_plan_per_signature),
         cmocka_unit_test(arena_is_kept_between_runs),
         cmocka_unit_test(first_run_intermediates_use_pages),

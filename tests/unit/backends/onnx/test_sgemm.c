@@ -1,6 +1,7 @@
 /* Tests for src/backends/onnx/kernels/sgemm.c: results against a double-precision
  * reference on shapes that hit every tile edge, prepacked and unpacked B, transposes,
- * alpha/beta/C broadcasts, fused activations; and row stability: a row's bits do not
+ * alpha/beta/C broadcasts, fused activations, the residual addend D (also in place over
+ * Y, across K blocks); and row stability: a row's bits do not
  * depend on how many rows share the call, on the tile it lands in, or on the thread
  * split, on every code path this CPU has. */
 #include "test.h"
@@ -496,6 +497,95 @@ static void transposed_b_without_memory(void **state)
     inferd_free(c);
 }
 
+/* The residual addend D: Y = act(A B + bias + D) is bitwise act((A B + bias) + D) of the
+ * unfused product, on every path, with K past the K block and M past the row block
+ * (where K blocks keep partial sums in Y), prepacked and row-major B, D apart from Y
+ * (a row stride of its own) and D in Y itself, the column split and the row split over
+ * a pool. */
+static void residual_addend(void **state)
+{
+    (void)state;
+    const int64_t M = 13, N = 37, LDD = 41;
+    static const int64_t ks[] = {5, 300, 600};
+    inferd_pool_t *pool = NULL;
+    inferd_err_t perr;
+    assert_int_equal(inferd_pool_create(1, &pool, &perr), INFERD_OK);
+    for (size_t pi = 0; pi < sizeof(all_paths) / sizeof(all_paths[0]); pi++) {
+        if (!inferd_sgemm_set_path(all_paths[pi]))
+            continue;
+        for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++) {
+            int64_t K = ks[ki];
+            float *a = rand_buf(M * K), *b = rand_buf(K * N), *bias = rand_buf(M);
+            float *d = rand_buf(M * LDD), *plain = inferd_xmalloc((size_t)(M * N) * 4);
+            float *fused = inferd_xmalloc((size_t)(M * N) * 4);
+            inferd_sgemm_pack_t *pk =
+                inferd_sgemm_pack_create(false, N, K, b, N, INFERD_OWNER_ARENA);
+            for (int v = 0; v < 16; v++) {
+                bool packed = v & 1, relu = v & 2, in_y = v & 4, split = v & 8;
+                inferd_sgemm_job_t j = {.m = M,
+                                        .n = N,
+                                        .k = K,
+                                        .a = a,
+                                        .lda = K,
+                                        .pack = packed ? pk : NULL,
+                                        .b = b,
+                                        .ldb = N,
+                                        .y = plain,
+                                        .ldy = N,
+                                        .alpha = 1.0f,
+                                        .beta = 1.0f,
+                                        .c = bias,
+                                        .c_rs = 1,
+                                        .c_cs = 0,
+                                        .max_threads = 1};
+                assert_true(inferd_sgemm_run(&j));
+                inferd_onnx_act_t act = {relu ? INFERD_ONNX_ACT_RELU : INFERD_ONNX_ACT_NONE, 0, 0};
+                j.y = fused;
+                j.act = act;
+                j.d = d;
+                j.d_rs = LDD;
+                if (in_y) {
+                    for (int64_t i = 0; i < M; i++)
+                        memcpy(fused + i * N, d + i * LDD, (size_t)N * sizeof(float));
+                    j.d = fused;
+                    j.d_rs = N;
+                }
+                if (split) {
+                    inferd_pool_set_default(pool);
+                    if (v & 1) {
+                        j.max_threads = 2; /* the GEMM's own column split */
+                        assert_true(inferd_sgemm_run(&j));
+                    } else {
+                        assert_true(inferd_sgemm_run_rows(&j, 6));
+                    }
+                    inferd_pool_set_default(NULL);
+                } else {
+                    assert_true(inferd_sgemm_run(&j));
+                }
+                for (int64_t i = 0; i < M; i++)
+                    for (int64_t q = 0; q < N; q++) {
+                        float want = plain[i * N + q] + d[i * LDD + q];
+                        want = inferd_sgemm_act(act, want);
+                        if (memcmp(&want, &fused[i * N + q], sizeof(float)) != 0)
+                            fail_msg("path %s k=%lld v=%d y[%lld,%lld]: %.9g want %.9g",
+                                     inferd_sgemm_path(), (long long)K, v, (long long)i,
+                                     (long long)q, fused[i * N + q], want);
+                    }
+            }
+            inferd_sgemm_pack_destroy(pk);
+            inferd_free(a);
+            inferd_free(b);
+            inferd_free(bias);
+            inferd_free(d);
+            inferd_free(plain);
+            inferd_free(fused);
+        }
+    }
+    restore_path();
+    inferd_pool_destroy(pool);
+    assert_no_live_tensors();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -505,6 +595,7 @@ int main(void)
         cmocka_unit_test(k_block_edges_same_bits),
         cmocka_unit_test(row_stability),
         cmocka_unit_test(epilogue),
+        cmocka_unit_test(residual_addend),
         cmocka_unit_test(pack_accounting_and_empty_k),
         cmocka_unit_test(transposed_b_without_memory),
     };

@@ -1,7 +1,8 @@
 /* Tests for src/backends/onnx/kernels/winograd.c: F(4x4, 3x3) against a direct
  * convolution in double on channel counts below, at and above the 16-lane blocks, odd
  * image sizes (partial edge tiles), symmetric, asymmetric and no padding, with and
- * without bias, every fused activation, on every code path the CPU has; the batching
+ * without bias, every fused activation, on every code path the CPU has; a fused residual
+ * added in the output transform, apart from Y and in Y itself; the batching
  * guarantee: an image's outputs are bit-identical run alone, inside a batch, and split
  * over two threads; and allocation failures. */
 #include "test.h"
@@ -9,7 +10,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "backends/onnx/kernels/scratch.h"
 #include "backends/onnx/kernels/winograd.h"
@@ -175,6 +175,82 @@ static void matches_direct_convolution(void **state)
     restore_path();
 }
 
+/* A residual R in the output transform: Y = act(conv + bias + R) is bitwise
+ * act((conv + bias) + R) of the unfused run, on every path, for every activation, with
+ * R apart from Y and R in Y itself (written over), on one thread and on two. */
+static void residual_in_output_transform(void **state)
+{
+    (void)state;
+    inferd_pool_t *pool = NULL;
+    inferd_err_t perr;
+    assert_int_equal(inferd_pool_create(1, &pool, &perr), INFERD_OK);
+    static const wcase_t cases[] = {
+        /* n c m h w pt pl pb pr bias act */
+        {2, 16, 16, 8, 8, 1, 1, 1, 1, true, INFERD_ONNX_ACT_RELU},
+        {1, 17, 33, 11, 13, 1, 1, 1, 1, false, INFERD_ONNX_ACT_LEAKY_RELU},
+        {3, 32, 20, 6, 5, 1, 1, 1, 1, true, INFERD_ONNX_ACT_CLIP},
+        {1, 16, 32, 9, 10, 1, 1, 1, 1, true, INFERD_ONNX_ACT_SIGMOID},
+        {2, 16, 16, 7, 9, 0, 0, 0, 0, true, INFERD_ONNX_ACT_NONE},
+        {1, 16, 16, 12, 12, 1, 1, 1, 1, true, INFERD_ONNX_ACT_HARD_SIGMOID},
+        {1, 24, 16, 16, 16, 1, 1, 1, 1, false, INFERD_ONNX_ACT_TANH},
+    };
+    for (size_t pi = 0; pi < sizeof(all_paths) / sizeof(all_paths[0]); pi++) {
+        if (!inferd_sgemm_set_path(all_paths[pi]))
+            continue;
+        for (size_t ci = 0; ci < sizeof(cases) / sizeof(cases[0]); ci++) {
+            const wcase_t *k = &cases[ci];
+            int64_t ny = k->n * k->m * out_h(k) * out_w(k);
+            float *x = rand_buf(k->n * k->c * k->h * k->w), *wt = rand_buf(k->m * k->c * 9);
+            float *b = rand_buf(k->m), *r = rand_buf(ny), *plain = rand_buf(ny);
+            float *fused = rand_buf(ny);
+            inferd_wino_t *wino = inferd_wino_create(wt, k->m, k->c, INFERD_OWNER_MODEL);
+            assert_non_null(wino);
+            wcase_t bare = *k;
+            bare.act = INFERD_ONNX_ACT_NONE;
+            run(wino, &bare, x, k->bias ? b : NULL, 0, k->n, 1, plain);
+            for (int v = 0; v < 4; v++) {
+                bool in_y = v & 1;
+                int threads = v & 2 ? 2 : 1;
+                if (in_y)
+                    memcpy(fused, r, (size_t)ny * sizeof(float));
+                inferd_wino_conv_t cv = {.x = x,
+                                         .n = k->n,
+                                         .ih = k->h,
+                                         .iw = k->w,
+                                         .pad_top = k->pt,
+                                         .pad_left = k->pl,
+                                         .oh = out_h(k),
+                                         .ow = out_w(k),
+                                         .bias = k->bias ? b : NULL,
+                                         .res = in_y ? fused : r,
+                                         .act = act_of(k->act),
+                                         .y = fused,
+                                         .max_threads = threads};
+                inferd_pool_set_default(threads > 1 ? pool : NULL);
+                assert_true(inferd_wino_run(wino, &cv));
+                inferd_pool_set_default(NULL);
+                for (int64_t e = 0; e < ny; e++) {
+                    float want = plain[e] + r[e];
+                    want = inferd_sgemm_act(act_of(k->act), want);
+                    if (memcmp(&want, &fused[e], sizeof(float)) != 0)
+                        fail_msg("path %s case %zu v=%d elem %lld: %.9g want %.9g",
+                                 inferd_sgemm_path(), ci, v, (long long)e, fused[e], want);
+                }
+            }
+            inferd_wino_destroy(wino);
+            inferd_free(x);
+            inferd_free(wt);
+            inferd_free(b);
+            inferd_free(r);
+            inferd_free(plain);
+            inferd_free(fused);
+        }
+    }
+    restore_path();
+    inferd_pool_destroy(pool);
+    assert_no_live_tensors();
+}
+
 /* Each image alone, on one thread, against the whole batch on one and on two threads, on
  * every code path. */
 static void batch_and_threads_same_bits(void **state)
@@ -318,6 +394,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(matches_direct_convolution),
         cmocka_unit_test(batch_and_threads_same_bits),
+        cmocka_unit_test(residual_in_output_transform),
         cmocka_unit_test(weights_accounted_and_rejected),
         cmocka_unit_test(out_of_memory),
     };
