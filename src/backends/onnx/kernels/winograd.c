@@ -241,6 +241,13 @@ INLINE v16 act16(v16 x, const inferd_onnx_act_t *act)
     }
 }
 
+/* *x = act(*x + *r), through pointers: callable from the per-ISA functions, where a
+ * vector passed by value would cross an ABI boundary (clang rejects that). */
+INLINE void add_act16(v16 *x, const v16 *r, const inferd_onnx_act_t *act)
+{
+    *x = act16(*x + *r, act);
+}
+
 /* One tile's output: the 36 product vectors of channel block m0 at p + q * ps + m0 become
  * the 4x4 outputs, plus bias, activated, in o[pixel] (16 channels each). */
 INLINE void output_tile(const float *p, int64_t ps, int64_t m0, const float *bias,
@@ -386,7 +393,9 @@ AVX512 INLINE void store_512(const run_ctx_t *r, const v16 *res, float *yn, int6
             rv = _mm512_insertf32x4(rv, _mm_loadu_ps(rs + cv->ow), 1);
             rv = _mm512_insertf32x4(rv, _mm_loadu_ps(rs + 2 * cv->ow), 2);
             rv = _mm512_insertf32x4(rv, _mm_loadu_ps(rs + 3 * cv->ow), 3);
-            v[l] = (__m512)act16((v16)v[l] + (v16)rv, &cv->act);
+            v16 t = (v16)v[l], rr = (v16)rv;
+            add_act16(&t, &rr, &cv->act);
+            v[l] = (__m512)t;
         }
     }
     for (int64_t l = 0; l < nm; l++, d += plane) {
