@@ -32,7 +32,10 @@
 #include "core/alloc.h"
 #include "obs/log.h"
 
-#define PLAN_CACHE 16
+/* Plans kept per graph: enough for every batch size a dynamic batcher forms up to a
+ * max_batch_size of 64 (an evicted size's next run records again, with a page fault per
+ * 4 KiB of its large intermediates). A plan is a few arrays of one word per value. */
+#define PLAN_CACHE 64
 #define PLAN_ALIGN 64
 
 /* Free run arenas the graph keeps between runs: as many as runs of it overlap (one per

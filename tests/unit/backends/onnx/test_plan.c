@@ -507,7 +507,7 @@ static void *worker_main(void *arg)
 {
     worker_t *w = arg;
     for (int it = 0; it < 60; it++) {
-        int64_t rows = 1 + (it * 7 + w->id * 3) % 40; /* 40 shapes, 16 plans cached */
+        int64_t rows = 1 + (it * 7 + w->id * 3) % 100; /* 100 shapes, 64 plans cached */
         inferd_tensor_t *x = ramp(rows, 256, 0.125f);
         inferd_tensor_t *in[1] = {x}, *y = NULL;
         inferd_err_t err = {0};
