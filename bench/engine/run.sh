@@ -12,12 +12,13 @@
 # Usage: make bench-engine    (or: bash bench/engine/run.sh [quick] [MODEL...])
 #   quick    one round of fewer runs (a minute or two in all instead of about three)
 #   MODEL    only these models (digits mlp784 lenet resnet transformer)
-# Environment: BUILD (build dir, default build), ROUNDS (default 3, quick 1).
+# Environment: BUILD (build dir, default build), ROUNDS (default 5, quick 1): five, because
+# this shared VM has slower phases lasting seconds, and a median of three let one decide.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
 
-WARMUP=5 RUNS=200 BUDGET_MS=500 ROUNDS=${ROUNDS:-3}
+WARMUP=5 RUNS=200 BUDGET_MS=500 ROUNDS=${ROUNDS:-5}
 if [ "${1:-}" = "quick" ]; then
     WARMUP=2 RUNS=30 BUDGET_MS=250 ROUNDS=${ROUNDS_QUICK:-1}
     shift
