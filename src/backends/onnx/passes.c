@@ -418,6 +418,16 @@ static void static_ranks(const pass_t *p, int *rank)
     }
 }
 
+/* Node i is a live Add of two given inputs with one FP32 output: what the Add fusions
+ * start from. */
+static bool fp32_add(const pass_t *p, int i)
+{
+    const inferd_onnx_node_t *add = &p->g->nodes[i];
+    return live(p, i) && is(add, "Add") && add->n_inputs == 2 && add->inputs[0] >= 0 &&
+           add->inputs[1] >= 0 && add->n_outputs == 1 && add->outputs[0] >= 0 &&
+           p->g->values[add->outputs[0]].dtype == INFERD_DTYPE_FP32;
+}
+
 /* MatMul(A 2-D, B constant 2-D [K,N]) -> Add(constant bias [N] or [1,N]) becomes one
  * Gemm with C = bias. */
 static inferd_status_t matmul_add_to_gemm(pass_t *p, inferd_err_t *err)
@@ -428,8 +438,7 @@ static inferd_status_t matmul_add_to_gemm(pass_t *p, inferd_err_t *err)
     inferd_status_t rc = INFERD_OK;
     for (int i = 0; i < g->n_nodes && rc == INFERD_OK; i++) {
         inferd_onnx_node_t *add = &g->nodes[i];
-        if (!live(p, i) || !is(add, "Add") || add->n_inputs != 2 || add->inputs[0] < 0 ||
-            add->inputs[1] < 0 || g->values[add->outputs[0]].dtype != INFERD_DTYPE_FP32)
+        if (!fp32_add(p, i))
             continue;
         for (int side = 0; side < 2; side++) {
             int m = add->inputs[side], c = add->inputs[1 - side];
@@ -486,10 +495,7 @@ static inferd_status_t fuse_conv_add(pass_t *p, inferd_err_t *err)
     inferd_status_t rc = INFERD_OK;
     for (int i = 0; i < g->n_nodes && rc == INFERD_OK; i++) {
         inferd_onnx_node_t *add = &g->nodes[i];
-        if (!live(p, i) || !is(add, "Add") || add->n_inputs != 2 || add->inputs[0] < 0 ||
-            add->inputs[1] < 0 || add->n_outputs != 1 || add->outputs[0] < 0 ||
-            g->values[add->outputs[0]].dtype != INFERD_DTYPE_FP32 ||
-            add->epilogue.kind != INFERD_ONNX_ACT_NONE)
+        if (!fp32_add(p, i) || add->epilogue.kind != INFERD_ONNX_ACT_NONE)
             continue;
         for (int side = 0; side < 2; side++) {
             int y = add->inputs[side], sv = add->inputs[1 - side];
