@@ -422,6 +422,22 @@ static void conn_close(h1_conn_t *k, bool dispatch, h1_call_t **fin)
         dispatch_waiters(h, fin);
 }
 
+/* Connection k now serves call c: the open-connections gauge counts it for c's upstream.
+ * A pooled connection may have been opened by a call of another upstream on the same host,
+ * or by one counted nowhere (the model-metadata and mirror fetches at load). */
+static void conn_adopt(h1_conn_t *k, h1_call_t *c)
+{
+    k->call = c;
+    c->conn = k;
+    if (k->up == c->up)
+        return;
+    if (k->up)
+        atomic_fetch_sub(&k->up->open_connections, 1);
+    if (c->up)
+        atomic_fetch_add(&c->up->open_connections, 1);
+    k->up = c->up;
+}
+
 /* Ends a call with its outcome (its connection closed unless keep), onto *fin. */
 static void call_end(h1_call_t *c, bool keep, h1_call_t **fin)
 {
@@ -437,8 +453,7 @@ static void call_end(h1_call_t *c, bool keep, h1_call_t **fin)
             if (!h->wait_head)
                 h->wait_tail = NULL;
             w->next = NULL;
-            w->conn = k;
-            k->call = w;
+            conn_adopt(k, w);
             send_request(w, true, fin);
         } else {
             k->next = h->idle;
@@ -1252,8 +1267,7 @@ inferd_status_t inferd_h1_start(inferd_ctx_t *ctx, const inferd_remote_request_t
     if (!ok) {
         call_fail(c, INFERD_E_UNAVAILABLE, &fin, "%s", why);
     } else if (k) {
-        k->call = c;
-        c->conn = k;
+        conn_adopt(k, c);
         send_request(c, !may_linger, &fin);
     } else if (h->n_open < h->max_conns) {
         conn_open(c, &fin);

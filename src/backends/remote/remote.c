@@ -146,7 +146,8 @@ static inferd_status_t fetch_metadata(remote_model_t *m, inferd_err_t *err)
                                        .header_length = -1,
                                        .timeout_ms = m->timeout_ms < 10000 ? m->timeout_ms : 10000,
                                        .max_response_bytes = 1 << 20,
-                                       .max_host_connections = m->max_connections};
+                                       .max_host_connections = m->max_connections,
+                                       .upstream = m->ups[u]};
         inferd_remote_response_t resp;
         inferd_remote_response_init(&resp, req.max_response_bytes);
         st = inferd_remote_perform(NULL, &req, &resp, err);

@@ -397,6 +397,38 @@ static void pool_bound_serves_calls_in_arrival_order(void **state)
     assert_int_equal(atomic_load(&up.open_connections), 1); /* pooled, still open */
 }
 
+/* A pooled connection counts for the upstream of the call that uses it: one opened by a
+ * call counted nowhere (as the metadata fetch at load once was) is counted when a call of
+ * an upstream takes it, and moves to another upstream of the same host with its next
+ * call; closing it takes it off that one. */
+static void pooled_connection_counts_for_its_user(void **state)
+{
+    (void)state;
+    static inferd_upstream_t other; /* outlives the connection, as registry entries do */
+    memset(&up, 0, sizeof(up));
+    memset(&other, 0, sizeof(other));
+    inferd_remote_request_t req = request("{}");
+    inferd_remote_response_t resp;
+    inferd_err_t err;
+    assert_int_equal(perform(NULL, &req, &resp, &err), INFERD_OK); /* counted nowhere */
+    inferd_remote_response_deinit(&resp);
+    assert_int_equal(atomic_load(&up.open_connections), 0);
+    req.upstream = &up;
+    assert_int_equal(perform(NULL, &req, &resp, &err), INFERD_OK);
+    inferd_remote_response_deinit(&resp);
+    assert_int_equal(atomic_load(&up.open_connections), 1);
+    req.upstream = &other;
+    assert_int_equal(perform(NULL, &req, &resp, &err), INFERD_OK);
+    inferd_remote_response_deinit(&resp);
+    assert_int_equal(atomic_load(&up.open_connections), 0);
+    assert_int_equal(atomic_load(&other.open_connections), 1);
+    assert_int_equal(atomic_load(&srv.accepts), 1); /* the same connection all along */
+    inferd_remote_client_release();                 /* closes it */
+    assert_int_equal(atomic_load(&other.open_connections), 0);
+    inferd_err_t e2;
+    assert_int_equal(inferd_remote_client_acquire(&e2), INFERD_OK); /* for teardown */
+}
+
 static void oversize_answer_is_an_error(void **state)
 {
     (void)state;
@@ -424,6 +456,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(refused_connection_was_not_sent, setup, teardown),
         cmocka_unit_test_setup_teardown(deadline_closes_the_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(pool_bound_serves_calls_in_arrival_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(pooled_connection_counts_for_its_user, setup, teardown),
         cmocka_unit_test_setup_teardown(oversize_answer_is_an_error, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
