@@ -111,6 +111,11 @@ inferd_tensor_t *inferd_tensor_view(inferd_tensor_t *parent, size_t offset, infe
 inferd_tensor_t *inferd_tensor_ref(inferd_tensor_t *t);
 void inferd_tensor_unref(inferd_tensor_t *t);
 
+/* Whether the caller's reference is the only one to t's data: one reference, and t is
+ * not a view (a view shares its parent's data with whatever else holds the parent; a
+ * tensor with views is referenced by them). Then the data may be overwritten in place. */
+bool inferd_tensor_is_sole_owner(const inferd_tensor_t *t);
+
 /* For use as a release callback or a deferred cleanup: unrefs the tensor in arg. */
 void inferd_tensor_unref_cb(void *arg);
 

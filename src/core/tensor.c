@@ -302,6 +302,11 @@ void inferd_tensor_unref(inferd_tensor_t *t)
     }
 }
 
+bool inferd_tensor_is_sole_owner(const inferd_tensor_t *t)
+{
+    return !t->_parent && atomic_load(&t->_refs) == 1;
+}
+
 void inferd_tensor_unref_cb(void *arg)
 {
     inferd_tensor_unref(arg);

@@ -260,8 +260,8 @@ static inferd_tensor_t *unplanned_in_place(const run_t *r, const inferd_onnx_gra
     for (int j = 0; j < n->n_inputs; j++) {
         int u = n->inputs[j];
         inferd_tensor_t *t = u >= 0 ? r->vals[u] : NULL;
-        if (!t || r->uses[u] != 1 || g->values[u].is_output || t->_parent ||
-            atomic_load(&t->_refs) != 1 || t->dtype != dt || t->ndim != s->ndim ||
+        if (!t || r->uses[u] != 1 || g->values[u].is_output || !inferd_tensor_is_sole_owner(t) ||
+            t->dtype != dt || t->ndim != s->ndim ||
             memcmp(t->dims, s->dims, (size_t)s->ndim * sizeof(int64_t)) != 0 ||
             !inferd_onnx_inplace_input(n, j))
             continue;

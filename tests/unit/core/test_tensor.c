@@ -118,6 +118,12 @@ static void create_owns_zeroed_data(void **state)
     assert_int_equal(st.bytes[INFERD_OWNER_REQUEST], 24);
     assert_int_equal(st.total_count, 1);
     assert_int_equal(st.total_bytes, 24);
+    /* The only reference: its data may be overwritten in place; not with a second one. */
+    assert_true(inferd_tensor_is_sole_owner(t));
+    inferd_tensor_ref(t);
+    assert_false(inferd_tensor_is_sole_owner(t));
+    inferd_tensor_unref(t);
+    assert_true(inferd_tensor_is_sole_owner(t));
     inferd_tensor_unref(t);
 }
 
@@ -248,6 +254,9 @@ static void view_keeps_parent_alive(void **state)
     assert_non_null(v);
     assert_ptr_equal(v->data, body + 16);
     assert_int_equal(v->owner, INFERD_OWNER_REQUEST);
+    /* Neither may be overwritten in place: the view shares the parent's data. */
+    assert_false(inferd_tensor_is_sole_owner(parent));
+    assert_false(inferd_tensor_is_sole_owner(v));
 
     /* A view counts as a tensor, but its bytes are the parent's. */
     inferd_tensor_stats_t st;
