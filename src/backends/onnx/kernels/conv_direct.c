@@ -54,7 +54,7 @@ bool inferd_conv_direct_fits(const inferd_onnx_window_t *w, int64_t c)
 typedef struct dconv {
     const float *x, *bias;
     const float *res; /* fused residual shaped as y (may be y itself), or NULL */
-    float *wtt;       /* W transposed to [kdim, m]: a tap's channel weights side by side */
+    const float *wtt; /* W packed [kdim, m]: a tap's channel weights side by side */
     float *y;
     int64_t c, m, kh, kw, kdim;
     int64_t ih, iw, oh, ow, pt, pl;
@@ -200,9 +200,23 @@ static void task(void *arg, int64_t lo, int64_t hi)
     inferd_scratch_put(buf, bytes);
 }
 
+bool inferd_conv_direct_may_fit(int64_t c, int64_t kh, int64_t kw)
+{
+    return c > 0 && kh > 0 && kw > 0 && c * kh * kw <= MAX_KDIM && direct_on();
+}
+
+/* One base pointer for a block's weights instead of one per channel (with 16 channels
+ * those spilled out of the general registers: 40% of the kernel's time). */
+void inferd_conv_direct_pack(const float *wt, int64_t m, int64_t kdim, float *out)
+{
+    for (int64_t mo = 0; mo < m; mo++)
+        for (int64_t k = 0; k < kdim; k++)
+            out[k * m + mo] = wt[mo * kdim + k];
+}
+
 bool inferd_conv_direct(const float *x, int64_t n, int64_t c, const inferd_onnx_window_t *w,
-                        const float *wt, int64_t m, const float *bias, const float *res, bool relu,
-                        float *y)
+                        const float *wt, const float *packed, int64_t m, const float *bias,
+                        const float *res, bool relu, float *y)
 {
     dconv_t d = {.x = x,
                  .bias = bias,
@@ -222,14 +236,15 @@ bool inferd_conv_direct(const float *x, int64_t n, int64_t c, const inferd_onnx_
                  .relu = relu};
     if (n <= 0 || m <= 0)
         return true;
-    /* One base pointer for a block's weights instead of one per channel (with 16 channels
-     * those spilled out of the general registers: 40% of the kernel's time). */
-    d.wtt = inferd_malloc((size_t)(d.kdim * m) * sizeof(float));
-    if (!d.wtt)
-        return false;
-    for (int64_t mo = 0; mo < m; mo++)
-        for (int64_t k = 0; k < d.kdim; k++)
-            d.wtt[k * m + mo] = wt[mo * d.kdim + k];
+    float *own = NULL;
+    if (!packed) { /* W given at run time: packed for this call */
+        own = inferd_malloc((size_t)(d.kdim * m) * sizeof(float));
+        if (!own)
+            return false;
+        inferd_conv_direct_pack(wt, m, d.kdim, own);
+        packed = own;
+    }
+    d.wtt = packed;
     /* Room right of the last output for a whole block of two vectors past it. */
     d.pw = (d.ow + d.kw - 1 + 2 * LANES + LANES - 1) / LANES * LANES;
     if (d.pw < d.pl + d.iw)
@@ -241,6 +256,6 @@ bool inferd_conv_direct(const float *x, int64_t n, int64_t c, const inferd_onnx_
     int64_t per_row = m * d.ow * d.kdim;
     int64_t grain = per_row > 0 ? (65536 + per_row - 1) / per_row : 1;
     inferd_pool_for_range(n * d.oh, grain, 1, task, &d);
-    inferd_free(d.wtt);
+    inferd_free(own);
     return !atomic_load(&d.failed);
 }

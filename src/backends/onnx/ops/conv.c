@@ -50,6 +50,9 @@ typedef struct conv_data {
     /* Conv with a constant 3x3 W, group 1, unit strides and dilations: W transformed for
      * Winograd F(4x4, 3x3) at load (NULL when not applicable); freed with this struct. */
     inferd_wino_t *wino;
+    /* Conv with a constant W the direct kernel may take: W in its layout, made at load
+     * (kernels/conv_direct.h; NULL otherwise: packed per call if the kernel runs). */
+    inferd_tensor_t *direct_w;
     /* Conv: the im2col segment table of the first 2-D window the node ran with (a table
      * depends on the window only; building it was about 30 % of a small convolution's
      * time). Published once, then read-only; other windows build theirs per call. */
@@ -390,6 +393,7 @@ static void conv_data_free(void *data)
     conv_data_t *d = data;
     if (d) {
         inferd_wino_destroy(d->wino);
+        inferd_tensor_unref(d->direct_w);
         inferd_free(atomic_load(&d->table));
     }
     inferd_free(d);
@@ -398,31 +402,49 @@ static void conv_data_free(void *data)
 /* Input channels from which Winograd is used (see wino_worth_it). */
 #define WINO_MIN_C 16
 
-/* Sets up the Winograd weights when the node qualifies (a constant 3x3 W with at least
- * WINO_MIN_C input channels, group 1, unit strides and dilations); returns false (nothing
- * set) when it does not or the memory is not there, and the node then uses im2col only. */
-static bool wino_prepare(inferd_onnx_init_t *ic, const conv_data_t *d)
+/* A constant FP32 W [m, c, kh, kw] of a group-1 Conv with unit strides and dilations (what
+ * Winograd and the direct kernel need), or NULL. */
+static const inferd_tensor_t *unit_stride_weights(const inferd_onnx_init_t *ic,
+                                                  const conv_data_t *d)
 {
     const inferd_tensor_t *wt = ic->in_consts[1];
-    if (!wt || wt->dtype != INFERD_DTYPE_FP32 || wt->ndim != 4 || wt->dims[2] != 3 ||
-        wt->dims[3] != 3 || d->group != 1 || wt->dims[1] < WINO_MIN_C)
-        return false;
+    if (!wt || wt->dtype != INFERD_DTYPE_FP32 || wt->ndim != 4 || d->group != 1)
+        return NULL;
     for (int i = 0; i < d->sp.n_strides; i++)
         if (d->sp.strides[i] != 1)
-            return false;
+            return NULL;
     for (int i = 0; i < d->sp.n_dilations; i++)
         if (d->sp.dilations[i] != 1)
-            return false;
-    inferd_wino_t *wino =
-        inferd_wino_create(wt->data, wt->dims[0], wt->dims[1], INFERD_OWNER_MODEL);
-    if (!wino)
-        return false;
-    conv_data_t *p = inferd_xmalloc(sizeof(*p));
-    *p = *d;
-    p->wino = wino;
-    ic->node->op_data = p;
-    ic->node->free_op_data = conv_data_free;
-    return true;
+            return NULL;
+    return wt;
+}
+
+/* The Winograd weights when the node qualifies (a constant 3x3 W with at least WINO_MIN_C
+ * input channels, group 1, unit strides and dilations); NULL when it does not or the
+ * memory is not there, and the node then uses the other paths. */
+static inferd_wino_t *wino_prepare(const inferd_onnx_init_t *ic, const conv_data_t *d)
+{
+    const inferd_tensor_t *wt = unit_stride_weights(ic, d);
+    if (!wt || wt->dims[2] != 3 || wt->dims[3] != 3 || wt->dims[1] < WINO_MIN_C)
+        return NULL;
+    return inferd_wino_create(wt->data, wt->dims[0], wt->dims[1], INFERD_OWNER_MODEL);
+}
+
+/* W packed once for the direct kernel when it may take the node (kernels/conv_direct.h:
+ * a window of more than one tap, few enough taps), charged to the model; NULL otherwise
+ * or without the memory (the kernel then packs per call). */
+static inferd_tensor_t *direct_prepare(const inferd_onnx_init_t *ic, const conv_data_t *d)
+{
+    const inferd_tensor_t *wt = unit_stride_weights(ic, d);
+    if (!wt || wt->dims[2] * wt->dims[3] < 2 ||
+        !inferd_conv_direct_may_fit(wt->dims[1], wt->dims[2], wt->dims[3]))
+        return NULL;
+    int64_t kdim = wt->dims[1] * wt->dims[2] * wt->dims[3];
+    inferd_tensor_t *p = inferd_tensor_create(INFERD_DTYPE_FP32, (int64_t[]){kdim, wt->dims[0]}, 2,
+                                              0, INFERD_OWNER_MODEL, NULL);
+    if (p)
+        inferd_conv_direct_pack(wt->data, wt->dims[0], kdim, p->data);
+    return p;
 }
 
 /* The transforms run 16 input channels per vector, so below 16 channels most lanes are
@@ -693,7 +715,12 @@ static inferd_status_t conv_f32(const inferd_onnx_node_t *node, inferd_tensor_t 
      * the unroll that would cost more than the product (kernels/conv_direct.h). */
     if (g.group == 1 && !direct && inferd_conv_direct_fits(w, g.c)) {
         bool relu = node->epilogue.kind == INFERD_ONNX_ACT_RELU;
-        if (inferd_conv_direct(x, g.n, g.c, w, wt, g.m, bias, res, relu, y)) {
+        /* Packed at load from the constant W (the only W such a node runs with). */
+        const float *packed =
+            cd->direct_w && cd->direct_w->dims[0] == kdim && cd->direct_w->dims[1] == g.m
+                ? cd->direct_w->data
+                : NULL;
+        if (inferd_conv_direct(x, g.n, g.c, w, wt, packed, g.m, bias, res, relu, y)) {
             if (!relu)
                 inferd_simd_act(&node->epilogue, y, g.n * g.m * out_size);
             return INFERD_OK;
@@ -829,8 +856,9 @@ static inferd_status_t conv_init(inferd_onnx_init_t *ic, inferd_err_t *err)
     conv_data_t d;
     if (conv_parse(ic, &d, err) != INFERD_OK)
         return fail(err);
-    if (!wino_prepare(ic, &d))
-        set_data(ic, &d);
+    d.wino = wino_prepare(ic, &d);
+    d.direct_w = d.wino ? NULL : direct_prepare(ic, &d);
+    set_data(ic, &d);
     ic->node->compute = conv_f32;
     ic->node->epilogue_done = true; /* conv_f32 applies node->epilogue on every path */
     ic->out_types[0] = t;

@@ -6,12 +6,15 @@
  * symmetric, asymmetric and no padding, and a fused residual S apart and in place; the
  * batching guarantee (an image alone, in a batch and split over two threads gives the
  * same bits); the engine's Conv giving the same bits through this kernel and through
- * im2col + GEMM; which windows it takes; and running out of scratch memory. */
+ * im2col + GEMM; a constant W packed once at load; which windows it takes; and running
+ * out of scratch memory. */
 #include "test.h"
+#include "test_rand.h"
 
 #include <math.h>
 #include <string.h>
 
+#include "backends/onnx/graph.h"
 #include "backends/onnx/kernels/conv_direct.h"
 #include "backends/onnx/kernels/scratch.h"
 #include "core/alloc.h"
@@ -25,20 +28,6 @@ typedef struct dcase {
 } dcase_t;
 
 static uint32_t rng = 4242;
-
-static float frand(void)
-{
-    rng = rng * 1664525u + 1013904223u;
-    return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
-
-static float *rand_buf(int64_t n)
-{
-    float *p = inferd_xmalloc((size_t)(n ? n : 1) * sizeof(float));
-    for (int64_t i = 0; i < n; i++)
-        p[i] = frand();
-    return p;
-}
 
 static inferd_onnx_window_t window(const dcase_t *k)
 {
@@ -82,15 +71,17 @@ static void check_case_res(const dcase_t *k, int res)
     inferd_onnx_window_t w = window(k);
     assert_true(inferd_conv_direct_fits(&w, k->c));
     int64_t ny = k->n * k->m * w.out[0] * w.out[1];
-    float *x = rand_buf(k->n * k->c * k->h * k->w), *wt = rand_buf(k->m * k->c * k->kh * k->kw);
-    float *b = k->bias ? rand_buf(k->m) : NULL;
-    float *want = rand_buf(ny), *got = rand_buf(ny), *sum = rand_buf(ny);
+    float *x = test_rand_buf(&rng, k->n * k->c * k->h * k->w),
+          *wt = test_rand_buf(&rng, k->m * k->c * k->kh * k->kw);
+    float *b = k->bias ? test_rand_buf(&rng, k->m) : NULL;
+    float *want = test_rand_buf(&rng, ny), *got = test_rand_buf(&rng, ny),
+          *sum = test_rand_buf(&rng, ny);
     reference(k, x, wt, b, want);
     for (int64_t i = 0; res && i < ny; i++)
         want[i] = want[i] + sum[i]; /* acc + bias, rounded, then + S */
     if (res == 2)
         memcpy(got, sum, (size_t)ny * sizeof(float));
-    assert_true(inferd_conv_direct(x, k->n, k->c, &w, wt, k->m, b,
+    assert_true(inferd_conv_direct(x, k->n, k->c, &w, wt, NULL, k->m, b,
                                    res == 1   ? sum
                                    : res == 2 ? got
                                               : NULL,
@@ -145,17 +136,19 @@ static void batch_and_threads_do_not_change_bits(void **state)
     const dcase_t k = {5, 3, 40, 30, 10, 5, 5, 2, 2, 2, 2, true};
     inferd_onnx_window_t w = window(&k);
     int64_t img = k.c * k.h * k.w, out = k.m * w.out[0] * w.out[1];
-    float *x = rand_buf(k.n * img), *wt = rand_buf(k.m * k.c * 25), *b = rand_buf(k.m);
-    float *one = rand_buf(k.n * out), *all = rand_buf(k.n * out), *two = rand_buf(k.n * out);
+    float *x = test_rand_buf(&rng, k.n * img), *wt = test_rand_buf(&rng, k.m * k.c * 25),
+          *b = test_rand_buf(&rng, k.m);
+    float *one = test_rand_buf(&rng, k.n * out), *all = test_rand_buf(&rng, k.n * out),
+          *two = test_rand_buf(&rng, k.n * out);
     for (int64_t i = 0; i < k.n; i++)
-        assert_true(
-            inferd_conv_direct(x + i * img, 1, k.c, &w, wt, k.m, b, NULL, true, one + i * out));
-    assert_true(inferd_conv_direct(x, k.n, k.c, &w, wt, k.m, b, NULL, true, all));
+        assert_true(inferd_conv_direct(x + i * img, 1, k.c, &w, wt, NULL, k.m, b, NULL, true,
+                                       one + i * out));
+    assert_true(inferd_conv_direct(x, k.n, k.c, &w, wt, NULL, k.m, b, NULL, true, all));
     inferd_pool_t *pool = NULL;
     inferd_err_t err;
     assert_int_equal(inferd_pool_create(1, &pool, &err), INFERD_OK);
     inferd_pool_set_default(pool);
-    assert_true(inferd_conv_direct(x, k.n, k.c, &w, wt, k.m, b, NULL, true, two));
+    assert_true(inferd_conv_direct(x, k.n, k.c, &w, wt, NULL, k.m, b, NULL, true, two));
     inferd_pool_set_default(NULL);
     inferd_pool_destroy(pool);
     assert_memory_equal(one, all, (size_t)(k.n * out) * sizeof(float));
@@ -191,7 +184,8 @@ static void engine_conv_same_bits_as_im2col(void **state)
     (void)state;
     if (!__builtin_cpu_supports("avx512f"))
         skip();
-    float *x = rand_buf(2 * 3 * 20 * 21), *wt = rand_buf(8 * 3 * 25), *b = rand_buf(8);
+    float *x = test_rand_buf(&rng, 2 * 3 * 20 * 21), *wt = test_rand_buf(&rng, 8 * 3 * 25),
+          *b = test_rand_buf(&rng, 8);
     for (int relu = 0; relu < 2; relu++) {
         inferd_tensor_t *direct = run_conv(x, wt, b, relu);
         inferd_conv_direct_enable(false);
@@ -210,6 +204,43 @@ static void engine_conv_same_bits_as_im2col(void **state)
         inferd_tensor_unref(gemm);
     }
     inferd_free(x);
+    inferd_free(wt);
+    inferd_free(b);
+    assert_no_live_tensors();
+}
+
+/* A constant W is packed for the kernel once, at load, and charged to the model. */
+static int64_t model_bytes_after_load(const float *wt, const float *b)
+{
+    tb_model_t *m = tb_model(13);
+    tb_input(m, "x", TB_F32, 4, TB_DIMS(-1, 3, 20, 21));
+    tb_output(m, "y", TB_F32, 4, TB_DIMS(-1, 8, 20, 21));
+    tb_initializer(m, "w", TB_F32, 4, TB_DIMS(8, 3, 5, 5), wt, TB_RAW);
+    tb_initializer(m, "b", TB_F32, 1, TB_DIMS(8), b, TB_RAW);
+    Onnx__NodeProto *n = tb_node(m, "Conv", "conv", "x,w,b", "y");
+    tb_attr_ints(m, n, "pads", 4, TB_I64S(2, 2, 2, 2));
+    inferd_err_t err = {0};
+    inferd_onnx_graph_t *g = NULL;
+    if (inferd_onnx_graph_load(tb_write(m), &g, &err) != INFERD_OK)
+        fail_msg("load: %s", err.msg);
+    inferd_tensor_stats_t st;
+    inferd_tensor_stats(&st);
+    inferd_onnx_graph_destroy(g);
+    tb_free(m);
+    return st.bytes[INFERD_OWNER_MODEL];
+}
+
+static void weights_packed_once_at_load(void **state)
+{
+    (void)state;
+    if (!__builtin_cpu_supports("avx512f"))
+        skip();
+    float *wt = test_rand_buf(&rng, 8 * 3 * 25), *b = test_rand_buf(&rng, 8);
+    int64_t with = model_bytes_after_load(wt, b);
+    inferd_conv_direct_enable(false);
+    int64_t without = model_bytes_after_load(wt, b);
+    inferd_conv_direct_enable(true);
+    assert_int_equal(with - without, 8 * 3 * 25 * (int64_t)sizeof(float));
     inferd_free(wt);
     inferd_free(b);
     assert_no_live_tensors();
@@ -256,13 +287,15 @@ static void out_of_scratch(void **state)
         skip();
     const dcase_t k = {1, 2, 10, 10, 3, 3, 3, 1, 1, 1, 1, true};
     inferd_onnx_window_t w = window(&k);
-    float *x = rand_buf(200), *wt = rand_buf(54), *b = rand_buf(3), *y = rand_buf(300);
+    float *x = test_rand_buf(&rng, 200), *wt = test_rand_buf(&rng, 54), *b = test_rand_buf(&rng, 3),
+          *y = test_rand_buf(&rng, 300);
     inferd_scratch_release();
     pages_fail = true;
-    assert_false(inferd_conv_direct(x, 1, 2, &w, wt, 3, b, NULL, false, y));
+    assert_false(inferd_conv_direct(x, 1, 2, &w, wt, NULL, 3, b, NULL, false, y));
     pages_fail = false;
-    assert_true(inferd_conv_direct(x, 1, 2, &w, wt, 3, b, NULL, false, y));
-    assert_true(inferd_conv_direct(x, 0, 2, &w, wt, 3, b, NULL, false, y)); /* nothing to do */
+    assert_true(inferd_conv_direct(x, 1, 2, &w, wt, NULL, 3, b, NULL, false, y));
+    assert_true(
+        inferd_conv_direct(x, 0, 2, &w, wt, NULL, 3, b, NULL, false, y)); /* nothing to do */
     inferd_scratch_release();
     inferd_free(x);
     inferd_free(wt);
@@ -276,6 +309,7 @@ int main(void)
         cmocka_unit_test(matches_reference_bitwise),
         cmocka_unit_test(batch_and_threads_do_not_change_bits),
         cmocka_unit_test(engine_conv_same_bits_as_im2col),
+        cmocka_unit_test(weights_packed_once_at_load),
         cmocka_unit_test(takes_only_its_windows),
         cmocka_unit_test(out_of_scratch),
     };
