@@ -5,6 +5,7 @@
  * depend on how many rows share the call, on the tile it lands in, or on the thread
  * split, on every code path this CPU has. */
 #include "test.h"
+#include "test_rand.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -25,20 +26,6 @@ static void restore_path(void)
 {
     if (!inferd_sgemm_set_path(INFERD_SGEMM_AVX512) && !inferd_sgemm_set_path(INFERD_SGEMM_AVX2))
         inferd_sgemm_set_path(INFERD_SGEMM_PORTABLE);
-}
-
-static float frand(void)
-{
-    rng = rng * 1664525u + 1013904223u;
-    return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
-
-static float *rand_buf(int64_t n)
-{
-    float *p = inferd_xmalloc((size_t)(n ? n : 1) * sizeof(float));
-    for (int64_t i = 0; i < n; i++)
-        p[i] = frand();
-    return p;
 }
 
 /* op(A)[i,p] and op(B)[p,j] for stored A/B. */
@@ -84,7 +71,8 @@ static void against_reference(void **state)
                     bool ta = variant & 1, tb = variant & 2;
                     float alpha = variant == 1 ? 0.5f : 1.0f;
                     float beta = variant == 2 ? -2.0f : 1.0f;
-                    float *a = rand_buf(m * k), *b = rand_buf(k * n), *c = rand_buf(m * n);
+                    float *a = test_rand_buf(&rng, m * k), *b = test_rand_buf(&rng, k * n),
+                          *c = test_rand_buf(&rng, m * n);
                     float *y = inferd_xmalloc((size_t)(m * n) * sizeof(float));
                     int64_t lda = ta ? m : k, ldb = tb ? k : n;
                     /* Unpacked B, with C as an addend. */
@@ -140,7 +128,8 @@ static void beta_y_with_long_k(void **state)
 {
     (void)state;
     const int64_t m = 20, n = 40, k = 600;
-    float *a = rand_buf(m * k), *b = rand_buf(k * n), *c = rand_buf(m * n);
+    float *a = test_rand_buf(&rng, m * k), *b = test_rand_buf(&rng, k * n),
+          *c = test_rand_buf(&rng, m * n);
     float *y = inferd_xmalloc((size_t)(m * n) * sizeof(float));
     for (size_t pi = 0; pi < sizeof(all_paths) / sizeof(all_paths[0]); pi++) {
         if (!inferd_sgemm_set_path(all_paths[pi]))
@@ -163,7 +152,7 @@ static void transposed_a_same_bits(void **state)
     (void)state;
     static const int64_t ns[] = {40, 100, 300};
     const int64_t m = 20, k = 300;
-    float *a = rand_buf(m * k), *at = inferd_xmalloc((size_t)(m * k) * sizeof(float));
+    float *a = test_rand_buf(&rng, m * k), *at = inferd_xmalloc((size_t)(m * k) * sizeof(float));
     for (int64_t i = 0; i < m; i++)
         for (int64_t p = 0; p < k; p++)
             at[p * m + i] = a[i * k + p];
@@ -172,7 +161,8 @@ static void transposed_a_same_bits(void **state)
             continue;
         for (size_t ni = 0; ni < 3; ni++) {
             int64_t n = ns[ni];
-            float *b = rand_buf(k * n), *y1 = inferd_xmalloc((size_t)(m * n) * sizeof(float));
+            float *b = test_rand_buf(&rng, k * n),
+                  *y1 = inferd_xmalloc((size_t)(m * n) * sizeof(float));
             float *y2 = inferd_xmalloc((size_t)(m * n) * sizeof(float));
             assert_true(inferd_sgemm(false, false, m, n, k, 1.0f, a, k, b, n, 0.0f, y1));
             assert_true(inferd_sgemm(true, false, m, n, k, 1.0f, at, m, b, n, 0.0f, y2));
@@ -198,7 +188,7 @@ static void k_block_edges_same_bits(void **state)
     const int64_t m = 13, n = 300;
     for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++) {
         int64_t k = ks[ki];
-        float *a = rand_buf(m * k), *b = rand_buf(k * n);
+        float *a = test_rand_buf(&rng, m * k), *b = test_rand_buf(&rng, k * n);
         float *at = inferd_xmalloc((size_t)(m * k) * sizeof(float));
         float *full = inferd_xmalloc((size_t)(m * n) * sizeof(float));
         float *part = inferd_xmalloc((size_t)(m * n) * sizeof(float));
@@ -261,7 +251,8 @@ static void row_stability(void **state)
     inferd_err_t err;
     assert_int_equal(inferd_pool_create(1, &pool, &err), INFERD_OK);
     inferd_pool_set_default(pool);
-    float *a = rand_buf(M * K), *b = rand_buf(K * N), *bias = rand_buf(N);
+    float *a = test_rand_buf(&rng, M * K), *b = test_rand_buf(&rng, K * N),
+          *bias = test_rand_buf(&rng, N);
     float *full = inferd_xmalloc((size_t)(M * N) * sizeof(float));
     float *part = inferd_xmalloc((size_t)(M * N) * sizeof(float));
     inferd_sgemm_pack_t *pk = inferd_sgemm_pack_create(false, N, K, b, N, INFERD_OWNER_MODEL);
@@ -314,7 +305,8 @@ static void epilogue(void **state)
 {
     (void)state;
     const int64_t M = 9, N = 37, K = 20;
-    float *a = rand_buf(M * K), *b = rand_buf(K * N), *rowb = rand_buf(N), *colb = rand_buf(M);
+    float *a = test_rand_buf(&rng, M * K), *b = test_rand_buf(&rng, K * N),
+          *rowb = test_rand_buf(&rng, N), *colb = test_rand_buf(&rng, M);
     float *plain = inferd_xmalloc((size_t)(M * N) * sizeof(float));
     float *fused = inferd_xmalloc((size_t)(M * N) * sizeof(float));
     static const inferd_onnx_act_t acts[] = {
@@ -457,7 +449,8 @@ static void transposed_b_without_memory(void **state)
 {
     (void)state;
     enum { M = 7, N = 37, K = 300 };
-    float *a = rand_buf(M * K), *b = rand_buf(N * K), *c = rand_buf(N);
+    float *a = test_rand_buf(&rng, M * K), *b = test_rand_buf(&rng, N * K),
+          *c = test_rand_buf(&rng, N);
     float y0[M * N], y1[M * N];
     for (size_t pi = 0; pi < sizeof(all_paths) / sizeof(all_paths[0]); pi++) {
         if (!inferd_sgemm_set_path(all_paths[pi]))
@@ -515,8 +508,9 @@ static void residual_addend(void **state)
             continue;
         for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++) {
             int64_t K = ks[ki];
-            float *a = rand_buf(M * K), *b = rand_buf(K * N), *bias = rand_buf(M);
-            float *d = rand_buf(M * LDD), *plain = inferd_xmalloc((size_t)(M * N) * 4);
+            float *a = test_rand_buf(&rng, M * K), *b = test_rand_buf(&rng, K * N),
+                  *bias = test_rand_buf(&rng, M);
+            float *d = test_rand_buf(&rng, M * LDD), *plain = inferd_xmalloc((size_t)(M * N) * 4);
             float *fused = inferd_xmalloc((size_t)(M * N) * 4);
             inferd_sgemm_pack_t *pk =
                 inferd_sgemm_pack_create(false, N, K, b, N, INFERD_OWNER_ARENA);

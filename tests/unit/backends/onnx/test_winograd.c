@@ -6,6 +6,7 @@
  * guarantee: an image's outputs are bit-identical run alone, inside a batch, and split
  * over two threads; and allocation failures. */
 #include "test.h"
+#include "test_rand.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -24,20 +25,6 @@ typedef struct wcase {
 } wcase_t;
 
 static uint32_t rng = 777;
-
-static float frand(void)
-{
-    rng = rng * 1664525u + 1013904223u;
-    return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
-
-static float *rand_buf(int64_t n)
-{
-    float *p = inferd_xmalloc((size_t)(n ? n : 1) * sizeof(float));
-    for (int64_t i = 0; i < n; i++)
-        p[i] = frand();
-    return p;
-}
 
 static inferd_onnx_act_t act_of(inferd_onnx_act_kind_t k)
 {
@@ -104,8 +91,9 @@ static void check_case(const wcase_t *k)
 {
     int64_t oh = out_h(k), ow = out_w(k);
     int64_t nx = k->n * k->c * k->h * k->w, ny = k->n * k->m * oh * ow;
-    float *x = rand_buf(nx), *wt = rand_buf(k->m * k->c * 9), *b = rand_buf(k->m);
-    float *y = rand_buf(ny); /* garbage: every element must be written */
+    float *x = test_rand_buf(&rng, nx), *wt = test_rand_buf(&rng, k->m * k->c * 9),
+          *b = test_rand_buf(&rng, k->m);
+    float *y = test_rand_buf(&rng, ny); /* garbage: every element must be written */
     inferd_wino_t *wino = inferd_wino_create(wt, k->m, k->c, INFERD_OWNER_MODEL);
     assert_non_null(wino);
     run(wino, k, x, k->bias ? b : NULL, 0, k->n, 1, y);
@@ -200,9 +188,11 @@ static void residual_in_output_transform(void **state)
         for (size_t ci = 0; ci < sizeof(cases) / sizeof(cases[0]); ci++) {
             const wcase_t *k = &cases[ci];
             int64_t ny = k->n * k->m * out_h(k) * out_w(k);
-            float *x = rand_buf(k->n * k->c * k->h * k->w), *wt = rand_buf(k->m * k->c * 9);
-            float *b = rand_buf(k->m), *r = rand_buf(ny), *plain = rand_buf(ny);
-            float *fused = rand_buf(ny);
+            float *x = test_rand_buf(&rng, k->n * k->c * k->h * k->w),
+                  *wt = test_rand_buf(&rng, k->m * k->c * 9);
+            float *b = test_rand_buf(&rng, k->m), *r = test_rand_buf(&rng, ny),
+                  *plain = test_rand_buf(&rng, ny);
+            float *fused = test_rand_buf(&rng, ny);
             inferd_wino_t *wino = inferd_wino_create(wt, k->m, k->c, INFERD_OWNER_MODEL);
             assert_non_null(wino);
             wcase_t bare = *k;
@@ -270,9 +260,10 @@ static void batch_and_threads_same_bits(void **state)
                 continue;
             const wcase_t *k = &cases[i];
             int64_t per = k->m * out_h(k) * out_w(k), ny = k->n * per;
-            float *x = rand_buf(k->n * k->c * k->h * k->w), *wt = rand_buf(k->m * k->c * 9);
-            float *b = rand_buf(k->m), *alone = rand_buf(ny), *one = rand_buf(ny),
-                  *two = rand_buf(ny);
+            float *x = test_rand_buf(&rng, k->n * k->c * k->h * k->w),
+                  *wt = test_rand_buf(&rng, k->m * k->c * 9);
+            float *b = test_rand_buf(&rng, k->m), *alone = test_rand_buf(&rng, ny),
+                  *one = test_rand_buf(&rng, ny), *two = test_rand_buf(&rng, ny);
             inferd_wino_t *wino = inferd_wino_create(wt, k->m, k->c, INFERD_OWNER_MODEL);
             assert_non_null(wino);
             for (int64_t n = 0; n < k->n; n++)
@@ -326,8 +317,9 @@ static void out_of_memory(void **state)
 {
     (void)state;
     const wcase_t k = {2, 20, 24, 9, 9, 1, 1, 1, 1, true, INFERD_ONNX_ACT_NONE};
-    float *x = rand_buf(k.n * k.c * k.h * k.w), *wt = rand_buf(k.m * k.c * 9);
-    float *b = rand_buf(k.m), *y = rand_buf(k.n * k.m * out_h(&k) * out_w(&k));
+    float *x = test_rand_buf(&rng, k.n * k.c * k.h * k.w), *wt = test_rand_buf(&rng, k.m * k.c * 9);
+    float *b = test_rand_buf(&rng, k.m),
+          *y = test_rand_buf(&rng, k.n * k.m * out_h(&k) * out_w(&k));
     for (int f = 0; f < 2; f++) {
         malloc_fails = f == 0;
         calloc_fails = f == 1;
